@@ -5,4 +5,15 @@
 //! here once. Other systems that consume our topics can read the same contract in
 //! `asyncapi.yaml`, which the tests keep in step with these types.
 
+pub mod ids;
+pub mod phone;
 pub mod sms;
+pub mod state;
+pub mod topic;
+pub mod wire;
+
+pub use ids::{EventId, IdError, MessageId, ModemId, SiteId};
+pub use phone::{PhoneError, PhoneNumber, Region};
+pub use sms::{Encoding, MessageText, TextError, TextInfo};
+pub use state::{MessageState, can_advance};
+pub use topic::{TopicKind, Topics};

@@ -239,6 +239,20 @@ impl MessageText {
     }
 }
 
+/// On the wire a text is a plain string, checked again when read.
+impl serde::Serialize for MessageText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MessageText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        MessageText::parse(<String as serde::Deserialize>::deserialize(d)?)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
