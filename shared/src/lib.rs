@@ -5,6 +5,7 @@
 //! here once. Other systems that consume our topics can read the same contract in
 //! `asyncapi.yaml`, which the tests keep in step with these types.
 
+pub mod credentials;
 pub mod ids;
 pub mod phone;
 pub mod sms;
