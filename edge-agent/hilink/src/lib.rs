@@ -3,3 +3,24 @@
 //! The client is the edge agent's modem driver; the simulator (feature `sim`) behaves like
 //! the device so that the agent can be tested without one. Protocol notes:
 //! `../shared/reference/hilink.md` beside the repository.
+//!
+//! Client layout: [`client`] (the HTTP flow and the operations), `session` (cookies and CSRF
+//! tokens), [`auth`] (login arithmetic), [`xml`] (decoding, parsing, request bodies),
+//! [`model`] (typed replies), [`error`] and [`code`] (device error codes and their classes).
+
+pub mod auth;
+pub mod client;
+pub mod code;
+pub mod error;
+pub mod model;
+mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod xml;
+
+pub use client::{Client, Config};
+pub use error::{Error, ErrorClass};
+pub use model::device::{
+    CurrentPlmn, DeviceInformation, MonitoringStatus, Notifications, Signal, TrafficStatistics,
+};
+pub use model::sms::{BoxType, Message, SendStatus, SmsConfig, SmsCount, SmsList, SmsListRequest};
