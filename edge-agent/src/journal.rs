@@ -561,6 +561,23 @@ impl Journal {
             .collect()
     }
 
+    /// Recipients of messages `sending` on `modem`: a delivery report for one of them may
+    /// overtake the `sent` the sender is about to record.
+    pub async fn sending_recipients(&self, modem: &ModemId) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT recipient FROM commands WHERE modem = ?1 AND state = 'sending'",
+        )
+        .bind(modem.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<String, _>("recipient")
+                    .map_err(JournalError::from)
+            })
+            .collect()
+    }
+
     /// Recipients of `sent` messages on `modem` that wait for a delivery report.
     pub async fn awaiting_report(&self, modem: &ModemId) -> Result<Vec<String>> {
         let rows = sqlx::query(

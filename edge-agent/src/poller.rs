@@ -181,6 +181,12 @@ impl Poller {
                     match matched {
                         Some(id) => info!(%id, delivered, "delivery report"),
                         None => {
+                            // The report overtook the `sent` of a send still being followed:
+                            // keep it for the next round.
+                            let sending = self.journal.sending_recipients(&self.modem.id).await?;
+                            if sending.iter().any(|r| same_number(r, &message.phone)) {
+                                continue;
+                            }
                             debug!(phone = %message.phone, "delivery report for no known message")
                         }
                     }

@@ -13,7 +13,7 @@ use smsgw_shared::{
 
 use crate::support::{ApiSide, agent_config, mosquitto, send_command, unique};
 
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(60);
 
 async fn sim(profile: Profile) -> SimHandle {
     Simulator::start(

@@ -63,14 +63,14 @@ pub fn unique() -> (SiteId, String) {
     (site, format!("test{}", &tag[..16]))
 }
 
-/// An agent configuration with fast timings for `modems` (id, url).
-pub fn agent_config(
+/// The TOML of an agent configuration with fast timings for `modems` (id, url).
+pub fn agent_toml(
     site: &SiteId,
     root: &str,
     broker: &str,
     state_dir: &std::path::Path,
     modems: &[(&str, String)],
-) -> Config {
+) -> String {
     let mut text = format!(
         "site = \"{site}\"\nstate_dir = \"{}\"\nmetrics_addr = \"\"\n\
          [mqtt]\nurl = \"{broker}\"\ntopic_root = \"{root}\"\nclient_id = \"agent-{site}\"\n\
@@ -86,7 +86,19 @@ pub fn agent_config(
             "[[modems]]\nid = \"{id}\"\nurl = \"{url}\"\nusername = \"admin\"\npassword = \"admin\"\nmax_per_minute = 600\nmin_gap_ms = 0\n"
         ));
     }
-    Config::from_toml(&text, |_| None).expect("test config is valid")
+    text
+}
+
+/// An agent configuration with fast timings for `modems` (id, url).
+pub fn agent_config(
+    site: &SiteId,
+    root: &str,
+    broker: &str,
+    state_dir: &std::path::Path,
+    modems: &[(&str, String)],
+) -> Config {
+    Config::from_toml(&agent_toml(site, root, broker, state_dir, modems), |_| None)
+        .expect("test config is valid")
 }
 
 /// A send command to `to` with `text`.
