@@ -1,0 +1,11 @@
+//! Integration tests of smsgw-broker: a real broker in-process on free ports, real MQTT
+//! clients (rumqttc, as the API and the agent use), and the same delivery checks against
+//! Mosquitto on 127.0.0.1:1883 so that smsgw is known to work with either broker.
+
+mod auth;
+mod checks;
+mod delivery;
+mod helpers;
+mod lifecycle;
+mod mosquitto;
+mod tls;
