@@ -51,6 +51,8 @@ pub struct Agent {
 impl Agent {
     /// Opens the journal and starts every task.
     pub async fn start(config: Config) -> Result<Self, StartError> {
+        // rumqttc's TLS uses the process-wide rustls provider, and the build links two.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         std::fs::create_dir_all(&config.state_dir)?;
         let journal = Journal::open(&config.state_dir.join("journal.db")).await?;
         let session = journal.next_session().await?;

@@ -34,6 +34,8 @@ pub struct ModemState {
     pub health: ModemHealth,
     /// The device reported its SMS storage full.
     pub storage_full: bool,
+    /// Delivery reports are turned on in the device (`sms/config` UseSReport).
+    pub reports_enabled: bool,
 }
 
 /// A modem of this site.
@@ -74,6 +76,7 @@ impl Modem {
                 breaker: Breaker::new(timing.breaker_failures, millis(timing.breaker_open_ms)),
                 health: unknown_health(&config.id),
                 storage_full: false,
+                reports_enabled: false,
             }),
             wake: Notify::new(),
         }))
@@ -82,6 +85,17 @@ impl Modem {
     /// Whether the breaker lets requests through now (without taking the probe slot).
     pub async fn circuit(&self) -> Circuit {
         self.state.lock().await.breaker.state(Instant::now())
+    }
+
+    /// Turns on delivery reports in the device once (the device decides at send time
+    /// whether to ask the network for a report). Returns whether the setting changed.
+    pub async fn ensure_reports(&self) -> Result<bool, hilink::Error> {
+        if self.state.lock().await.reports_enabled {
+            return Ok(false);
+        }
+        let changed = self.client.enable_delivery_reports().await?;
+        self.state.lock().await.reports_enabled = true;
+        Ok(changed)
     }
 
     /// Records the outcome of a request for the breaker: transport failures and busy

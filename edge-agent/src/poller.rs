@@ -52,8 +52,6 @@ pub struct Poller {
     health_changed: Arc<Notify>,
     /// Multipart messages seen but not yet settled: index → (content, first seen).
     settling: HashMap<i64, (String, Instant)>,
-    /// Delivery reports were turned on in the modem (`sms/config` UseSReport).
-    reports_enabled: bool,
 }
 
 impl Poller {
@@ -72,7 +70,6 @@ impl Poller {
             events,
             health_changed,
             settling: HashMap::new(),
-            reports_enabled: false,
         }
     }
 
@@ -83,17 +80,11 @@ impl Poller {
         while !*shutdown.borrow() {
             let now = Instant::now();
             if now >= next_health {
-                if !self.reports_enabled {
-                    match self.modem.client.enable_delivery_reports().await {
-                        Ok(changed) => {
-                            self.reports_enabled = true;
-                            if changed {
-                                info!(modem = %self.modem.id, "turned on delivery reports");
-                            }
-                        }
-                        Err(e) => {
-                            debug!(modem = %self.modem.id, error = %e, "cannot turn on delivery reports yet")
-                        }
+                match self.modem.ensure_reports().await {
+                    Ok(true) => info!(modem = %self.modem.id, "turned on delivery reports"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        debug!(modem = %self.modem.id, error = %e, "cannot turn on delivery reports yet")
                     }
                 }
                 self.refresh_health().await;

@@ -167,6 +167,11 @@ impl Sender {
             return Ok(());
         };
         self.events.notify_one();
+        if command.delivery_report
+            && let Err(e) = self.modem.ensure_reports().await
+        {
+            debug!(modem = %self.modem.id, error = %e, "cannot turn on delivery reports");
+        }
         self.modem.state.lock().await.budget.record(Instant::now());
         let attempt = command.attempt;
         debug!(id = %command.id, attempt, modem = %self.modem.id, "sending");
@@ -230,10 +235,11 @@ impl Sender {
                             .attempt_failed(command.id, failure, retry, now)
                             .await?;
                     }
-                    // A full storage clears when the poller deletes old messages.
+                    // A full storage clears when the poller deletes old messages: not
+                    // the message's fault, so it waits (until it expires) without using
+                    // up its attempts.
                     ErrorClass::Permanent if failure.code == FailureCode::StorageFull => {
-                        let retry =
-                            (attempt < self.timing.max_attempts).then(|| self.retry_at(attempt));
+                        let retry = Some(self.retry_at(attempt));
                         self.journal
                             .attempt_failed(command.id, failure, retry, now)
                             .await?;

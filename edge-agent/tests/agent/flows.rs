@@ -424,3 +424,61 @@ async fn unacknowledged_events_are_published_again_until_acked() {
     assert_eq!(s.sims[0].ledger().len(), 1);
     s.agent.stop().await;
 }
+
+/// The same path through smsgw-broker with JWT credentials, including a broker restart
+/// (rumqttd keeps sessions in memory only: the agent must re-subscribe and re-publish).
+#[tokio::test]
+async fn through_smsgw_broker_with_a_restart() {
+    crate::support::init_logs();
+    let broker = crate::support::our_broker(None).await;
+    let addr = broker.mqtt_addr.expect("plain listener");
+    let url = format!("mqtt://{addr}");
+    let (site, root) = unique();
+    let modem = sim(Profile::E3372h).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = agent_config(&site, &root, &url, dir.path(), &[("m0", modem.base_url())]);
+    config.mqtt.password = crate::support::token(crate::support::SECRET, &config.client_id());
+    let api = ApiSide::connect_with(&url, &root, &site, Some(crate::support::SECRET)).await;
+    let agent = Agent::start(config).await.expect("agent starts");
+    api.wait_for(WAIT, "the agent online", |seen| {
+        (seen.presence?.0 == smsgw_shared::wire::Presence::Online).then_some(())
+    })
+    .await;
+    let first = send_command("+33612345678", "through our broker");
+    api.send(&first).await;
+    api.wait_state(first.id, MessageState::Delivered, WAIT)
+        .await;
+    // Restart the broker on the same port: everything it held in memory is gone.
+    broker.shutdown().await;
+    let broker = crate::support::our_broker(Some(addr)).await;
+    modem.inject_inbound("+33698765432", "sent while the broker restarted", false);
+    let second = send_command("+33612345678", "after the restart");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // The API side reconnects too; publish until the agent has the command (as the API's
+    // re-dispatch does).
+    loop {
+        api.send(&second).await;
+        if api
+            .seen
+            .lock()
+            .expect("lock")
+            .status
+            .contains_key(&second.id)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent never got the command"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    api.wait_state(second.id, MessageState::Sent, WAIT).await;
+    api.wait_for(WAIT, "the inbound SMS", |seen| {
+        (seen.inbound.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(modem.ledger().len(), 2, "each message once");
+    agent.stop().await;
+    broker.shutdown().await;
+}

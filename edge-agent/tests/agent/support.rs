@@ -37,6 +37,40 @@ pub fn mosquitto() -> Option<String> {
     None
 }
 
+/// The deployment key of tests that run smsgw-broker.
+pub const SECRET: &str = "agent-tests-secret-0123456789abcdef";
+
+/// A broker credential for `client_id`, as `smsgw-api sites create` issues it.
+pub fn token(secret: &str, client_id: &str) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = smsgw_shared::credentials::MqttClaims {
+        sub: client_id.to_owned(),
+        aud: smsgw_shared::credentials::MQTT_AUDIENCE.to_owned(),
+        iat: now,
+        exp: now + 3600,
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("token")
+}
+
+/// smsgw-broker in-process on a free port (or on `addr` to restart it there).
+pub async fn our_broker(addr: Option<std::net::SocketAddr>) -> smsgw_broker::BrokerHandle {
+    let mut config = smsgw_broker::BrokerConfig::loopback();
+    config.listeners.truncate(1);
+    if let Some(addr) = addr {
+        config.listeners[0].listen = addr;
+    }
+    config.metrics.listen = None;
+    let secret: smsgw_broker::JwtSecret = SECRET.parse().expect("secret");
+    smsgw_broker::start(config, &secret)
+        .await
+        .expect("broker starts")
+}
+
 /// Logs to the test output when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
 pub fn init_logs() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -146,13 +180,26 @@ pub struct ApiSide {
 impl ApiSide {
     /// Connects to `broker` and subscribes to the site's events and state.
     pub async fn connect(broker: &str, root: &str, site: &SiteId) -> Self {
+        Self::connect_with(broker, root, site, None).await
+    }
+
+    /// Connects with a JWT minted from `secret` (for smsgw-broker).
+    pub async fn connect_with(
+        broker: &str,
+        root: &str,
+        site: &SiteId,
+        secret: Option<&str>,
+    ) -> Self {
         let rest = broker.trim_start_matches("mqtt://");
         let (host, port) = rest.rsplit_once(':').expect("host:port");
         let id = format!("api-{}", &random_hex()[..12]);
-        let mut options = MqttOptions::new(id, host, port.parse().expect("port"));
+        let mut options = MqttOptions::new(id.clone(), host, port.parse().expect("port"));
         options
             .set_keep_alive(Duration::from_secs(5))
             .set_max_packet_size(1 << 20, 1 << 20);
+        if let Some(secret) = secret {
+            options.set_credentials(id.clone(), token(secret, &id));
+        }
         let (client, mut eventloop) = AsyncClient::new(options, 1024);
         let topics = Topics::new(root).expect("root");
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -289,7 +336,14 @@ impl ApiSide {
                 return v;
             }
             if Instant::now() >= deadline {
-                panic!("timed out waiting for {what}");
+                let seen = self.seen.lock().expect("lock");
+                let states: Vec<_> = seen
+                    .status
+                    .values()
+                    .flatten()
+                    .map(|e| (e.id, e.state, e.attempt, e.error.as_ref().map(|f| f.code)))
+                    .collect();
+                panic!("timed out waiting for {what}; status events seen: {states:?}");
             }
             let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
         }

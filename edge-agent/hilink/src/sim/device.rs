@@ -13,8 +13,8 @@ use smsgw_shared::sms::{self, Encoding};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::codes;
 use super::config::{Profile, Timings};
+use crate::code as codes;
 
 /// The four local folders, numbered like `BoxType` 1–4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -536,18 +536,18 @@ impl Device {
         }
         let phones: Vec<String> = phones.into_iter().filter(|p| !p.is_empty()).collect();
         if phones.is_empty() {
-            return Err(codes::SMS_NULL_ARGUMENT);
+            return Err(codes::SMS_ILLEGAL_ARGUMENT);
         }
         let mut fail_all = false;
         match self.send_faults.pop_front() {
             Some(SendFault::Overtime) => return Err(codes::SMS_OVERTIME),
-            Some(SendFault::Busy) => return Err(codes::BUSY),
+            Some(SendFault::Busy) => return Err(codes::SYSTEM_BUSY),
             Some(SendFault::Code(code)) => return Err(code),
             Some(SendFault::FailPhone) => fail_all = true,
             None => {}
         }
         if self.used() >= self.local_max {
-            return Err(codes::SMS_LOCAL_SPACE_NOT_ENOUGH);
+            return Err(codes::SMS_STORAGE_FULL);
         }
         let gap = self.timings.min_send_gap;
         if !gap.is_zero()
@@ -555,7 +555,7 @@ impl Device {
                 .last_send
                 .is_some_and(|last| now.saturating_duration_since(last) < gap)
         {
-            return Err(codes::TOO_MANY_SMS);
+            return Err(codes::SMS_TOO_MANY);
         }
         self.last_send = Some(now);
         let parts = sms::analyze(&text).segments.max(1);
@@ -597,7 +597,7 @@ impl Device {
     ) -> Result<u32, u32> {
         self.tick(now);
         if self.used() >= self.local_max {
-            return Err(codes::SMS_LOCAL_SPACE_NOT_ENOUGH);
+            return Err(codes::SMS_STORAGE_FULL);
         }
         Ok(self.store(StoredSms {
             index: 0,
@@ -870,7 +870,7 @@ mod tests {
         assert!(d.counts(t0).full());
         assert_eq!(
             d.send(t0, vec!["+1".into()], "a".into()),
-            Err(codes::SMS_LOCAL_SPACE_NOT_ENOUGH)
+            Err(codes::SMS_STORAGE_FULL)
         );
         let outcome = d.inject_inbound(t0, "+9", "late", false);
         assert_eq!(outcome.queued, 1);

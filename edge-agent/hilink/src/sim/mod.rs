@@ -18,7 +18,6 @@
 //! # Ok(()) }
 //! ```
 
-mod codes;
 mod config;
 mod control;
 mod device;

@@ -19,11 +19,11 @@ use axum::routing::{any, get};
 use axum::{Router, middleware};
 use std::sync::Arc;
 
-use super::codes;
 use super::config::Profile;
 use super::server::{Inner, Simulator};
 use super::session::Session;
 use super::xml::{self, Element};
+use crate::code as codes;
 
 /// Request header and reply header carrying the CSRF token.
 pub(super) const TOKEN_HEADER: &str = "__RequestVerificationToken";
@@ -137,7 +137,7 @@ async fn home(State(sim): State<Arc<Simulator>>, headers: HeaderMap) -> Response
 
 /// Anything outside `/` and `/api/`: the device does not know it.
 async fn not_found() -> Response {
-    device_response(xml::error(codes::NOT_SUPPORT), Vec::new(), false)
+    device_response(xml::error(codes::NOT_SUPPORTED), Vec::new(), false)
 }
 
 /// One `/api/…` call.
@@ -150,7 +150,7 @@ async fn api(
 ) -> Response {
     let post = method == Method::POST;
     let reply = if !(post || method == Method::GET) {
-        Reply::error(codes::NOT_SUPPORT)
+        Reply::error(codes::NOT_SUPPORTED)
     } else {
         let latency = sim.timings().request_latency;
         match BusyGuard::enter(&sim, &headers, latency) {
@@ -321,7 +321,7 @@ fn add_next_token(inner: &mut Inner, ctx: &Ctx<'_>, post: bool, reply: Reply) ->
 /// Finds the handler for `module/name`.
 fn dispatch(inner: &mut Inner, ctx: &Ctx<'_>, post: bool, path: &str, request: &Element) -> Reply {
     let Some((module, name)) = path.split_once('/') else {
-        return Reply::error(codes::NOT_SUPPORT);
+        return Reply::error(codes::NOT_SUPPORTED);
     };
     let reply = match (module, post) {
         ("sms", false) => sms::get(inner, ctx, name),
@@ -333,7 +333,7 @@ fn dispatch(inner: &mut Inner, ctx: &Ctx<'_>, post: bool, path: &str, request: &
         ("device", true) => status::post(inner, ctx, name, request),
         _ => None,
     };
-    reply.unwrap_or_else(|| Reply::error(codes::NOT_SUPPORT))
+    reply.unwrap_or_else(|| Reply::error(codes::NOT_SUPPORTED))
 }
 
 /// Reads a number field, treating a missing or empty one as `default`.

@@ -1,7 +1,7 @@
 //! `api/sms/*`: send, status, list, count, delete, mark read, settings.
 
 use super::{Ctx, Reply, flag, number};
-use crate::sim::codes;
+use crate::code as codes;
 use crate::sim::device::{ListQuery, SmsConfig};
 use crate::sim::server::Inner;
 use crate::sim::xml::{Element, XmlOut};

@@ -2,7 +2,7 @@
 //! with values taken from the recorded E3372 replies, and `device/control`.
 
 use super::{Ctx, Reply, number};
-use crate::sim::codes;
+use crate::code as codes;
 use crate::sim::config::Profile;
 use crate::sim::server::Inner;
 use crate::sim::xml::{Element, XmlOut};

@@ -2,7 +2,7 @@
 
 use super::{Ctx, Reply, TOKEN_HEADER, session};
 use crate::auth;
-use crate::sim::codes;
+use crate::code as codes;
 use crate::sim::config::Profile;
 use crate::sim::server::Inner;
 use crate::sim::session::{ScramChallenge, random_string};
@@ -117,7 +117,7 @@ fn login(inner: &mut Inner, ctx: &Ctx<'_>, request: &Element) -> Reply {
         _ => return Reply::error(codes::PARAMETER_ERROR),
     };
     if username != config.username || password != expected {
-        return Reply::error(codes::USERNAME_PWD_WRONG);
+        return Reply::error(codes::USERNAME_OR_PASSWORD_WRONG);
     }
     logged_in(inner, ctx, Reply::ok(), &[TOKEN_HEADER])
 }
@@ -129,7 +129,7 @@ fn challenge(inner: &mut Inner, ctx: &Ctx<'_>, request: &Element) -> Reply {
         return Reply::error(codes::PARAMETER_ERROR);
     }
     if request.text_of("username") != Some(ctx.sim.config().username.as_str()) {
-        return Reply::error(codes::USERNAME_PWD_WRONG);
+        return Reply::error(codes::USERNAME_OR_PASSWORD_WRONG);
     }
     let salt = hex::encode(random_string(32).as_bytes());
     let server_nonce = format!(
@@ -158,7 +158,7 @@ fn authenticate(inner: &mut Inner, ctx: &Ctx<'_>, request: &Element) -> Reply {
         return Reply::error(codes::PARAMETER_ERROR);
     };
     if request.text_of("finalnonce") != Some(challenge.server_nonce.as_str()) {
-        return Reply::error(codes::USERNAME_PWD_WRONG);
+        return Reply::error(codes::USERNAME_OR_PASSWORD_WRONG);
     }
     let Ok(salt) = hex::decode(&challenge.salt) else {
         return Reply::error(codes::PARAMETER_ERROR);
@@ -172,7 +172,7 @@ fn authenticate(inner: &mut Inner, ctx: &Ctx<'_>, request: &Element) -> Reply {
     );
     let sent = request.text_of("clientproof").unwrap_or_default();
     if !sent.eq_ignore_ascii_case(&hex::encode(keys.client_proof)) {
-        return Reply::error(codes::USERNAME_PWD_WRONG);
+        return Reply::error(codes::USERNAME_OR_PASSWORD_WRONG);
     }
     let key_signature = auth::rsa_pubkey_signature(&keys.server_key, RSA_N)
         .map(hex::encode)
