@@ -387,16 +387,43 @@ impl Journal {
         retry_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<()> {
+        self.end_attempt(id, failure, retry_at, false, now).await
+    }
+
+    /// The outcome of the attempt is unknown (the modem stopped answering): the command
+    /// stays in doubt and is retried after `retry_at`, once the sent box was searched.
+    pub async fn attempt_unknown(
+        &self,
+        id: MessageId,
+        failure: Failure,
+        retry_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.end_attempt(id, failure, Some(retry_at), true, now)
+            .await
+    }
+
+    /// Records how an attempt ended: the error, the retry time, whether the send stays in
+    /// doubt, and the event (a retryable `sending`, or `failed` when there is no retry).
+    async fn end_attempt(
+        &self,
+        id: MessageId,
+        failure: Failure,
+        retry_at: Option<OffsetDateTime>,
+        in_doubt: bool,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let Some(current) = load(&mut tx, id).await? else {
             return Ok(());
         };
         sqlx::query(
-            "UPDATE commands SET in_doubt = 0, not_before = ?2, error_code = ?3, modem_code = ?4,
-                 error_detail = ?5, updated_at = ?6
+            "UPDATE commands SET in_doubt = ?2, not_before = ?3, error_code = ?4, modem_code = ?5,
+                 error_detail = ?6, updated_at = ?7
              WHERE id = ?1",
         )
         .bind(id.to_string())
+        .bind(i64::from(in_doubt))
         .bind(retry_at.map(ms).unwrap_or(0))
         .bind(code_name(failure.code))
         .bind(failure.modem_code)
@@ -405,20 +432,21 @@ impl Journal {
         .execute(&mut *tx)
         .await?;
         let current = Command {
-            in_doubt: false,
+            in_doubt,
             ..current
         };
         if retry_at.is_some() {
             // Still `sending`; the event makes the failed attempt visible.
+            let failure = Failure {
+                retryable: true,
+                ..failure
+            };
             let event = status_event(
                 id,
                 current.state,
                 current.modem.as_ref(),
                 current.attempt,
-                Some(Failure {
-                    retryable: true,
-                    ..failure
-                }),
+                Some(failure),
                 now,
             );
             insert_status(&mut tx, &event, now).await?;
@@ -433,48 +461,6 @@ impl Journal {
             };
             apply(&mut tx, &current, change, now).await?;
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The outcome of the attempt is unknown (the modem stopped answering): the command
-    /// stays in doubt and is retried after `retry_at`, once the sent box was searched.
-    pub async fn attempt_unknown(
-        &self,
-        id: MessageId,
-        failure: Failure,
-        retry_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let Some(current) = load(&mut tx, id).await? else {
-            return Ok(());
-        };
-        sqlx::query(
-            "UPDATE commands SET not_before = ?2, error_code = ?3, modem_code = ?4,
-                 error_detail = ?5, updated_at = ?6
-             WHERE id = ?1",
-        )
-        .bind(id.to_string())
-        .bind(ms(retry_at))
-        .bind(code_name(failure.code))
-        .bind(failure.modem_code)
-        .bind(failure.detail.as_deref())
-        .bind(ms(now))
-        .execute(&mut *tx)
-        .await?;
-        let event = status_event(
-            id,
-            current.state,
-            current.modem.as_ref(),
-            current.attempt,
-            Some(Failure {
-                retryable: true,
-                ..failure
-            }),
-            now,
-        );
-        insert_status(&mut tx, &event, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -549,44 +535,39 @@ impl Journal {
     /// Recipients of commands on `modem` whose send is in doubt: their sent-box entries
     /// must stay until the doubt is resolved.
     pub async fn in_doubt_recipients(&self, modem: &ModemId) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT recipient FROM commands WHERE modem = ?1 AND in_doubt = 1")
-            .bind(modem.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                r.try_get::<String, _>("recipient")
-                    .map_err(JournalError::from)
-            })
-            .collect()
+        self.recipients(
+            "SELECT recipient FROM commands WHERE modem = ?1 AND in_doubt = 1",
+            modem,
+        )
+        .await
     }
 
     /// Recipients of messages `sending` on `modem`: a delivery report for one of them may
     /// overtake the `sent` the sender is about to record.
     pub async fn sending_recipients(&self, modem: &ModemId) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        self.recipients(
             "SELECT DISTINCT recipient FROM commands WHERE modem = ?1 AND state = 'sending'",
+            modem,
         )
-        .bind(modem.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                r.try_get::<String, _>("recipient")
-                    .map_err(JournalError::from)
-            })
-            .collect()
+        .await
     }
 
     /// Recipients of `sent` messages on `modem` that wait for a delivery report.
     pub async fn awaiting_report(&self, modem: &ModemId) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        self.recipients(
             "SELECT DISTINCT recipient FROM commands
              WHERE modem = ?1 AND state = 'sent' AND delivery_report = 1",
+            modem,
         )
-        .bind(modem.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        .await
+    }
+
+    /// The `recipient` column of a query over one modem's commands.
+    async fn recipients(&self, sql: &'static str, modem: &ModemId) -> Result<Vec<String>> {
+        let rows = sqlx::query(sql)
+            .bind(modem.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 r.try_get::<String, _>("recipient")
