@@ -16,7 +16,6 @@ use std::{
     time::Duration,
 };
 
-use rand::RngExt;
 use rumqttc::{
     AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, Publish, QoS, Transport,
 };
@@ -127,13 +126,13 @@ impl Link {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let publisher = tokio::spawn(self.clone().publish_loop(client.clone(), shutdown.clone()));
-        let mut delay = self.reconnect.0;
+        let mut delays = self.reconnect_delays();
         loop {
             tokio::select! {
                 event = eventloop.poll() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         info!(session_present = ack.session_present, "connected to the broker");
-                        delay = self.reconnect.0;
+                        delays = self.reconnect_delays();
                         self.on_connect(&client);
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -148,12 +147,11 @@ impl Link {
                         }
                         metrics::gauge!("smsgw_agent_mqtt_connected").set(0.0);
                         // rumqttc reconnects on the next poll without waiting of its own.
-                        let jitter = rand::rng().random_range(0.5..1.0);
+                        let delay = delays.next().unwrap_or(self.reconnect.1);
                         tokio::select! {
-                            _ = sleep(delay.mul_f64(jitter)) => {}
+                            _ = sleep(delay) => {}
                             _ = shutdown.changed() => {}
                         }
-                        delay = (delay * 2).min(self.reconnect.1);
                     }
                 },
                 _ = shutdown.changed() => {}
@@ -183,6 +181,18 @@ impl Link {
         }
         publisher.abort();
         info!("MQTT stopped");
+    }
+
+    /// Reconnect delays: exponential from the minimum to the maximum, with jitter, for
+    /// ever (rumqttc reconnects on the next poll without waiting of its own).
+    fn reconnect_delays(&self) -> impl Iterator<Item = Duration> + use<> {
+        use backon::BackoffBuilder;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.reconnect.0)
+            .with_max_delay(self.reconnect.1)
+            .with_jitter()
+            .without_max_times()
+            .build()
     }
 
     fn on_connect(&self, client: &AsyncClient) {
