@@ -482,3 +482,93 @@ async fn through_smsgw_broker_with_a_restart() {
     agent.stop().await;
     broker.shutdown().await;
 }
+
+/// `smsgw-agent check` against a simulated stick prints what a technician needs.
+#[tokio::test]
+async fn check_reports_every_modem() {
+    let modem = sim(Profile::E3372h320).await;
+    let (site, root) = unique();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = agent_config(
+        &site,
+        &root,
+        "mqtt://127.0.0.1:1",
+        dir.path(),
+        &[("m0", modem.base_url())],
+    );
+    let mut out = Vec::new();
+    assert!(
+        smsgw_agent::check::run(&config, &mut out)
+            .await
+            .expect("writes")
+    );
+    let text = String::from_utf8(out).expect("utf-8");
+    for expected in [
+        "modem m0",
+        "model",
+        "firmware",
+        "operator",
+        "signal",
+        "sim       ready",
+        "storage   0/500",
+        "OK",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    // A modem that does not answer is reported, and the check fails.
+    config.modems[0].url = "http://127.0.0.1:1/".into();
+    let mut out = Vec::new();
+    assert!(
+        !smsgw_agent::check::run(&config, &mut out)
+            .await
+            .expect("writes")
+    );
+    assert!(String::from_utf8_lossy(&out).contains("ERROR"));
+}
+
+/// The local `/metrics` endpoint serves the agent's Prometheus metrics.
+#[tokio::test]
+async fn metrics_are_served() {
+    let Some(broker) = mosquitto() else { return };
+    let modem = sim(Profile::E3372h).await;
+    let (site, root) = unique();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = agent_config(
+        &site,
+        &root,
+        &broker,
+        dir.path(),
+        &[("m0", modem.base_url())],
+    );
+    config.metrics_addr = "127.0.0.1:0".into();
+    let agent = Agent::start(config).await.expect("agent starts");
+    let addr = agent.metrics_addr.expect("metrics enabled");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let body = http_get(&format!("http://{addr}/metrics")).await;
+        if body.contains("smsgw_agent_mqtt_connected 1") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never showed the connection:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    agent.stop().await;
+}
+
+async fn http_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.expect("read");
+    body
+}
