@@ -572,3 +572,48 @@ async fn http_get(url: &str) -> String {
     stream.read_to_string(&mut body).await.expect("read");
     body
 }
+
+/// With a backlog, a modem works by priority, then in arrival order.
+#[tokio::test]
+async fn priority_then_arrival_order() {
+    let Some(broker) = mosquitto() else { return };
+    let modem = sim(Profile::E3372h).await;
+    let (site, root) = unique();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = agent_config(
+        &site,
+        &root,
+        &broker,
+        dir.path(),
+        &[("m0", modem.base_url())],
+    );
+    config.modems[0].min_gap_ms = 700;
+    let api = ApiSide::connect(&broker, &root, &site).await;
+    let agent = Agent::start(config).await.expect("agent starts");
+    api.wait_for(WAIT, "the agent online", |seen| {
+        (seen.presence?.0 == smsgw_shared::wire::Presence::Online).then_some(())
+    })
+    .await;
+    let first = send_command("+33612345678", "first");
+    api.send(&first).await;
+    api.wait_state(first.id, MessageState::Sending, WAIT).await;
+    // Queued behind the gap: arrival order low, normal, high, normal.
+    let mut commands = Vec::new();
+    for (text, priority) in [
+        ("low", smsgw_shared::wire::Priority::Low),
+        ("normal 1", smsgw_shared::wire::Priority::Normal),
+        ("high", smsgw_shared::wire::Priority::High),
+        ("normal 2", smsgw_shared::wire::Priority::Normal),
+    ] {
+        let mut command = send_command("+33612345678", text);
+        command.priority = priority;
+        api.send(&command).await;
+        commands.push(command);
+    }
+    for command in &commands {
+        api.wait_state(command.id, MessageState::Sent, WAIT).await;
+    }
+    let order: Vec<String> = modem.ledger().into_iter().map(|e| e.text).collect();
+    assert_eq!(order, ["first", "high", "normal 1", "normal 2", "low"]);
+    agent.stop().await;
+}
