@@ -1,0 +1,240 @@
+//! What each command of `smsgw-api` does. Administration commands talk to the database
+//! directly, so an operator can bootstrap a deployment (migrate, register a site, create
+//! the first key and admin) before any server runs.
+
+use std::io::BufRead;
+
+use argon2::{Argon2, password_hash::PasswordHasher};
+use smsgw_shared::ids::SiteId;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::{
+    MIGRATOR,
+    config::{
+        AdminCommand, CONFIGFILE, Command, DatabaseArgs, KeysCommand, SitesCommand, TokenArgs,
+    },
+    domain::api_key::{KeyPepper, PepperError},
+    mqtt::credentials::{AgentCredential, CredentialError, issue_agent_credential},
+    startup::{Application, StartupError},
+    store::{self, StoreError},
+};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The server could not start.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The server stopped with an I/O error.
+    #[error("the server failed: {0}")]
+    Serve(#[from] std::io::Error),
+    /// The database refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrating failed.
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The pepper is unusable.
+    #[error("SMSGW_KEY_PEPPER: {0}")]
+    Pepper(#[from] PepperError),
+    /// A credential could not be issued.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// An argument is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+async fn connect(db: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(db.database_url.expose())
+        .await
+}
+
+fn show_time(at: Option<OffsetDateTime>) -> String {
+    at.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_else(|| "-".to_owned())
+}
+
+fn parse_site(id: &str) -> Result<SiteId, CommandError> {
+    id.parse()
+        .map_err(|e| CommandError::Invalid(format!("{e}")))
+}
+
+/// Runs one command to completion.
+pub async fn run(command: Command) -> Result<(), CommandError> {
+    match command {
+        Command::Serve(config) => {
+            Application::build(config)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        Command::Migrate(db) => {
+            MIGRATOR.run(&connect(&db).await?).await?;
+            println!("database migrated");
+        }
+        Command::Configfile => print!("{CONFIGFILE}"),
+        Command::Keys { db, command } => keys(&connect(&db).await?, command).await?,
+        Command::Sites { db, command } => sites(&connect(&db).await?, command).await?,
+        Command::Admin { db, command } => admin(&connect(&db).await?, command).await?,
+    }
+    Ok(())
+}
+
+async fn keys(db: &PgPool, command: KeysCommand) -> Result<(), CommandError> {
+    match command {
+        KeysCommand::Create {
+            name,
+            rate_limit,
+            site,
+            pepper,
+        } => {
+            let pepper = KeyPepper::new(pepper.key_pepper.expose())?;
+            if name.trim().is_empty() {
+                return Err(CommandError::Invalid("--name must not be empty".into()));
+            }
+            if rate_limit == 0 {
+                return Err(CommandError::Invalid(
+                    "--rate-limit must be at least 1".into(),
+                ));
+            }
+            let site = site.as_deref().map(parse_site).transpose()?;
+            let (secret, record) =
+                store::keys::create(db, &pepper, name.trim(), rate_limit, site.as_ref()).await?;
+            println!("{}", secret.expose());
+            eprintln!(
+                "created key {} ({}), {} messages/minute; the key above is shown only now",
+                record.prefix, record.name, record.rate_limit
+            );
+        }
+        KeysCommand::List => {
+            println!("prefix\tname\trate_limit\tsite\tcreated_at\tlast_used_at\trevoked_at");
+            for k in store::keys::list(db).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    k.prefix,
+                    k.name,
+                    k.rate_limit,
+                    k.default_site.as_deref().unwrap_or("-"),
+                    show_time(Some(k.created_at)),
+                    show_time(k.last_used_at),
+                    show_time(k.revoked_at)
+                );
+            }
+        }
+        KeysCommand::Revoke { prefix } => {
+            let record = store::keys::revoke(db, &prefix).await?;
+            println!(
+                "revoked {} ({}) at {}",
+                record.prefix,
+                record.name,
+                show_time(record.revoked_at)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn credential(site: &SiteId, token: &TokenArgs) -> Result<AgentCredential, CommandError> {
+    if token.valid_days == 0 {
+        return Err(CommandError::Invalid(
+            "--valid-days must be at least 1".into(),
+        ));
+    }
+    Ok(issue_agent_credential(
+        token.jwt_secret.expose(),
+        site,
+        OffsetDateTime::now_utc(),
+        time::Duration::days(i64::from(token.valid_days)),
+    )?)
+}
+
+fn print_credential(credential: &AgentCredential) {
+    println!("SMSGW_MQTT_CLIENT_ID={}", credential.client_id);
+    println!("SMSGW_MQTT_PASSWORD={}", credential.token);
+    eprintln!(
+        "broker credentials of {} (valid until {}): put them in the agent's configuration",
+        credential.client_id,
+        show_time(Some(credential.expires_at))
+    );
+}
+
+async fn sites(db: &PgPool, command: SitesCommand) -> Result<(), CommandError> {
+    match command {
+        SitesCommand::Create { id, token } => {
+            let id = parse_site(&id)?;
+            // Sign first: a missing secret must not leave a site without credentials.
+            let credential = credential(&id, &token)?;
+            store::sites::create(db, &id).await?;
+            eprintln!("site {id} registered");
+            print_credential(&credential);
+        }
+        SitesCommand::Credentials { id, token } => {
+            let id = parse_site(&id)?;
+            if store::sites::find(db, &id).await?.is_none() {
+                return Err(StoreError::NotFound(format!("site {id}")).into());
+            }
+            print_credential(&credential(&id, &token)?);
+        }
+        SitesCommand::List => {
+            println!("id\tpresence\tqueue\tmodems\tagent_version\tlast_seen");
+            for s in store::sites::list(db).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    s.id,
+                    s.presence,
+                    s.queue,
+                    s.modems,
+                    s.agent_version.as_deref().unwrap_or("-"),
+                    show_time(s.last_seen)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id (default parameters) off the async threads.
+pub async fn hash_password(password: String) -> Result<String, CommandError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| CommandError::Invalid(format!("cannot hash the password: {e}")))
+    })
+    .await
+    .map_err(|e| CommandError::Invalid(format!("hashing task failed: {e}")))?
+}
+
+async fn admin(db: &PgPool, command: AdminCommand) -> Result<(), CommandError> {
+    match command {
+        AdminCommand::Create { username, password } => {
+            let password = match password {
+                Some(p) => p.expose().to_owned(),
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            if password.chars().count() < 12 {
+                return Err(CommandError::Invalid(
+                    "the password must be at least 12 characters".into(),
+                ));
+            }
+            let hash = hash_password(password).await?;
+            store::admins::create(db, username.trim(), &hash).await?;
+            println!("admin {} created", username.trim());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! The command line: every setting is a flag and an environment variable, so the same
+//! binary runs from a shell, a systemd unit or a container without a config file.
+//! `smsgw-api --help` (and `smsgw-api configfile`) document them.
+
+use std::{fmt, net::SocketAddr, str::FromStr};
+
+use clap::{Args, Parser, Subcommand};
+use smsgw_shared::phone::{Region, parse_region};
+
+use crate::telemetry::LogFormat;
+
+/// The default rate limit of a new key, in messages per minute.
+pub const DEFAULT_RATE_LIMIT: u32 = 100;
+
+/// `smsgw-api`: the HTTP API of smsgw and its administration commands.
+#[derive(Debug, Parser)]
+#[command(name = "smsgw-api", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "SMSGW_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands of `smsgw-api`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (migrates the database first unless --no-migrate).
+    Serve(ServeConfig),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Register and list branch sites.
+    Sites {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(subcommand)]
+        command: SitesCommand,
+    },
+    /// Manage administrators of the admin API.
+    Admin {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print a commented environment file with every setting and its default.
+    Configfile,
+}
+
+/// `keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its HMAC is stored).
+    Create {
+        /// A name that says who uses the key.
+        #[arg(long)]
+        name: String,
+        /// Messages per minute.
+        #[arg(long, env = "SMSGW_DEFAULT_RATE_LIMIT", default_value_t = DEFAULT_RATE_LIMIT)]
+        rate_limit: u32,
+        /// Site that messages of this key go to when they name none.
+        #[arg(long)]
+        site: Option<String>,
+        #[command(flatten)]
+        pepper: PepperArgs,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key by its visible prefix (e.g. `sk_live_AbCd1234`).
+    Revoke {
+        /// The prefix printed by `keys create` and `keys list`.
+        prefix: String,
+    },
+}
+
+/// `sites …`
+#[derive(Debug, Subcommand)]
+pub enum SitesCommand {
+    /// Register a site and print its agent's broker credentials (client id and JWT).
+    Create {
+        /// The site id: 1 to 32 characters of a-z and 0-9.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
+    /// Print new broker credentials for the agent of a registered site.
+    Credentials {
+        /// The site id.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
+    /// List sites with their presence.
+    List,
+}
+
+/// `admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator; the password comes from SMSGW_ADMIN_PASSWORD or the first
+    /// line of standard input.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// The password (prefer the environment variable over the flag).
+        #[arg(long, env = "SMSGW_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<Secret>,
+    },
+}
+
+/// How agent credentials are signed.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// Key the broker verifies agent tokens with (HS256).
+    #[arg(long, env = "SMSGW_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Secret,
+    /// Days the credential stays valid.
+    #[arg(long, default_value_t = 365)]
+    pub valid_days: u32,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL, e.g. postgres://smsgw@localhost/smsgw.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Secret,
+    /// Connections in the pool.
+    #[arg(long, env = "SMSGW_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// The server pepper of API keys.
+#[derive(Debug, Clone, Args)]
+pub struct PepperArgs {
+    /// Secret key of HMAC-SHA256(pepper, api key); at least 16 bytes. Changing it
+    /// invalidates every key.
+    #[arg(long, env = "SMSGW_KEY_PEPPER", hide_env_values = true)]
+    pub key_pepper: Secret,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub pepper: PepperArgs,
+    /// Address and port of the HTTP listener.
+    #[arg(long, env = "SMSGW_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// Region (ISO 3166-1 alpha-2, e.g. FR) for phone numbers written in national form;
+    /// without it only international numbers (+…) are accepted.
+    #[arg(long, env = "SMSGW_DEFAULT_REGION", value_parser = parse_region)]
+    pub default_region: Option<Region>,
+    /// Do not apply database migrations on start.
+    #[arg(long, env = "SMSGW_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// MQTT broker, `mqtt://host:port` or `mqtts://host:port`.
+    #[arg(long, env = "SMSGW_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// MQTT user name.
+    #[arg(long, env = "SMSGW_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// MQTT password.
+    #[arg(long, env = "SMSGW_MQTT_PASSWORD", hide_env_values = true)]
+    pub mqtt_password: Option<Secret>,
+    /// Key that signs admin sessions and agent credentials (HS256); without it the admin
+    /// API is disabled.
+    #[arg(long, env = "SMSGW_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// Rate limit of keys created through the admin API, messages per minute.
+    #[arg(long, env = "SMSGW_DEFAULT_RATE_LIMIT", default_value_t = DEFAULT_RATE_LIMIT)]
+    pub default_rate_limit: u32,
+    /// Hours an admin session lasts.
+    #[arg(long, env = "SMSGW_ADMIN_SESSION_HOURS", default_value_t = 12)]
+    pub admin_session_hours: u32,
+}
+
+impl ServeConfig {
+    /// Settings for a test or an embedding: the given database and pepper, everything else
+    /// at its default, HTTP on `127.0.0.1:0`.
+    pub fn for_database(database_url: &str, key_pepper: &str) -> Self {
+        Self {
+            database: DatabaseArgs {
+                database_url: Secret::new(database_url),
+                db_max_connections: 10,
+            },
+            pepper: PepperArgs {
+                key_pepper: Secret::new(key_pepper),
+            },
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            default_region: None,
+            no_migrate: false,
+            mqtt_url: None,
+            mqtt_username: None,
+            mqtt_password: None,
+            jwt_secret: None,
+            default_rate_limit: DEFAULT_RATE_LIMIT,
+            admin_session_hours: 12,
+        }
+    }
+}
+
+/// A setting that must not appear in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// The text printed by `smsgw-api configfile`.
+pub const CONFIGFILE: &str = r#"# smsgw-api settings. Every line is an environment variable; each also exists as a
+# command-line flag (see `smsgw-api --help`). Lines starting with # show the default.
+
+# PostgreSQL URL (required).
+DATABASE_URL=postgres://smsgw@localhost/smsgw
+# Connections in the pool.
+#SMSGW_DB_MAX_CONNECTIONS=10
+
+# Address and port of the HTTP listener.
+#SMSGW_HTTP_ADDR=0.0.0.0:8080
+# Do not migrate the database on start.
+#SMSGW_NO_MIGRATE=false
+# Log format: text or json.
+#SMSGW_LOG_FORMAT=text
+
+# Secret of HMAC-SHA256(pepper, api key), at least 16 bytes (required). Changing it
+# invalidates every API key.
+SMSGW_KEY_PEPPER=change-me-to-32-random-bytes
+# Key that signs admin sessions and the agents' broker credentials (HS256).
+#SMSGW_JWT_SECRET=
+# Hours an admin session (JWT) lasts.
+#SMSGW_ADMIN_SESSION_HOURS=12
+# Region for phone numbers written in national form (ISO 3166-1 alpha-2).
+#SMSGW_DEFAULT_REGION=
+# Rate limit of new keys, messages per minute.
+#SMSGW_DEFAULT_RATE_LIMIT=100
+
+# MQTT broker: mqtt://host:port or mqtts://host:port, and its credentials.
+#SMSGW_MQTT_URL=mqtt://127.0.0.1:1883
+#SMSGW_MQTT_USERNAME=
+#SMSGW_MQTT_PASSWORD=
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let config = ServeConfig::for_database("postgres://u:pw@h/db", "pepper-pepper-pepper");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("pw@h"), "{shown}");
+        assert!(!shown.contains("pepper-pepper"), "{shown}");
+    }
+}

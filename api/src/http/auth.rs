@@ -1,0 +1,119 @@
+//! API key authentication and the rate-limit headers.
+//!
+//! The key comes in `X-API-Key` or `Authorization: Bearer`. The middleware looks it up by
+//! HMAC, refuses a missing, malformed, unknown or revoked key with its own code, hands the
+//! key to the handler as an [`AuthenticatedKey`] extension and, on the way out, puts
+//! `X-RateLimit-Limit/Remaining/Reset` on every answer: from the handler's own
+//! [`RateLimitStatus`] when it spent budget, else as read from the database.
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::{AppState, error::ApiError};
+use crate::{
+    domain::api_key::ApiKeySecret,
+    store::{self, messages::Viewer, rate_limit::RateLimitStatus},
+};
+
+/// The key a request was made with.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedKey {
+    /// Row id of the key.
+    pub id: i64,
+    /// Visible prefix, for logs.
+    pub prefix: String,
+    /// Messages per minute.
+    pub rate_limit: i32,
+    /// Where its messages go when they name no site.
+    pub default_site: Option<String>,
+}
+
+impl AuthenticatedKey {
+    /// The key as a viewer of messages.
+    pub fn viewer(&self) -> Viewer {
+        Viewer {
+            key_id: self.id,
+            default_site: self.default_site.clone(),
+        }
+    }
+}
+
+/// The presented key text, from `X-API-Key` or `Authorization: Bearer`.
+fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+    if let Some(value) = headers.get("x-api-key") {
+        return value
+            .to_str()
+            .map(str::trim)
+            .map_err(|_| ApiError::InvalidApiKey);
+    }
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| ApiError::InvalidApiKey)?;
+        let (scheme, token) = value.split_once(' ').ok_or(ApiError::InvalidApiKey)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::InvalidApiKey);
+        }
+        return Ok(token.trim());
+    }
+    Err(ApiError::MissingApiKey)
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthenticatedKey, ApiError> {
+    let presented = presented_key(headers)?;
+    let secret = ApiKeySecret::parse(presented).map_err(|_| ApiError::InvalidApiKey)?;
+    let record = store::keys::find_by_hash(&state.db, &state.pepper.hash(&secret))
+        .await?
+        .ok_or(ApiError::InvalidApiKey)?;
+    if record.revoked_at.is_some() {
+        return Err(ApiError::RevokedApiKey);
+    }
+    if let Err(e) = store::keys::touch(&state.db, record.id).await {
+        tracing::warn!(error = %e, "could not record the key's last use");
+    }
+    Ok(AuthenticatedKey {
+        id: record.id,
+        prefix: record.prefix,
+        rate_limit: record.rate_limit,
+        default_site: record.default_site,
+    })
+}
+
+/// Writes the `X-RateLimit-*` headers.
+pub fn put_rate_limit_headers(headers: &mut HeaderMap, rate: &RateLimitStatus) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
+    headers.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from(rate.reset_after_secs),
+    );
+}
+
+/// Middleware of every route that needs an API key.
+pub async fn require_api_key(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let key = match authenticate(&state, req.headers()).await {
+        Ok(key) => key,
+        Err(e) => return e.into_response(),
+    };
+    req.extensions_mut().insert(key.clone());
+    let mut response = next.run(req).await;
+    let rate = match response.extensions().get::<RateLimitStatus>() {
+        Some(rate) => Some(*rate),
+        None => match state.db.acquire().await {
+            Ok(mut conn) => store::rate_limit::peek(&mut conn, key.id, key.rate_limit)
+                .await
+                .ok(),
+            Err(_) => None,
+        },
+    };
+    if let Some(rate) = rate {
+        put_rate_limit_headers(response.headers_mut(), &rate);
+    }
+    response
+}

@@ -1,0 +1,101 @@
+//! The HTTP API: one [`AppState`] shared by all handlers and [`router`], which merges one
+//! module per resource. A reader finds an endpoint by its noun: `messages.rs`,
+//! `sites.rs`, `health.rs`, `admin.rs` (keys and sites for administrators); cross-cutting parts are `auth.rs` (API keys and rate-limit headers), `session.rs` (admin login),
+//! `json.rs` (body extractor), `error.rs` (problem answers), `metrics.rs` and
+//! `openapi.rs` (the OpenAPI document and Swagger UI).
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod messages;
+pub mod metrics;
+pub mod openapi;
+pub mod session;
+pub mod sites;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use smsgw_shared::phone::Region;
+use sqlx::PgPool;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{config::Secret, domain::api_key::KeyPepper};
+
+/// What every handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub db: PgPool,
+    /// Secret of the API key HMAC.
+    pub pepper: Arc<KeyPepper>,
+    /// Region for national phone numbers.
+    pub region: Option<Region>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Signs admin sessions and agent credentials; `None` disables the admin API.
+    pub jwt_secret: Option<Secret>,
+    /// Rate limit of keys created through the admin API.
+    pub default_rate_limit: u32,
+    /// How long an admin session lasts.
+    pub admin_session: time::Duration,
+}
+
+/// All routes of the API.
+pub fn router(state: AppState) -> Router {
+    let with_key = Router::new()
+        .route(
+            "/api/v1/messages",
+            post(messages::create).get(messages::list),
+        )
+        .route("/api/v1/messages/{id}", get(messages::get))
+        .route("/api/v1/messages/{id}/cancel", post(messages::cancel))
+        .route("/api/v1/sites", get(sites::list))
+        .route("/api/v1/sites/{id}", get(sites::get))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        ));
+    let with_session = Router::new()
+        .route(
+            "/api/v1/admin/keys",
+            get(admin::list_keys).post(admin::create_key),
+        )
+        .route(
+            "/api/v1/admin/keys/{prefix}/revoke",
+            post(admin::revoke_key),
+        )
+        .route(
+            "/api/v1/admin/sites",
+            get(admin::list_sites).post(admin::create_site),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::require_admin,
+        ));
+    Router::new()
+        .merge(with_key)
+        .merge(with_session)
+        .route("/api/v1/auth/login", post(session::login))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/health", get(health::api_health))
+        .route("/metrics", get(metrics::render))
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi::ApiDoc::openapi()))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(error::MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,162 @@
+//! Building and running the server: [`Application::build`] connects, migrates and binds
+//! (port 0 in tests, so each test app gets its own port), [`Application::run_until_stopped`]
+//! serves until SIGINT/SIGTERM and then drains the requests in flight.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use sqlx::{PgPool, postgres::PgPoolOptions};
+use tokio::net::TcpListener;
+
+use crate::{
+    MIGRATOR,
+    config::ServeConfig,
+    domain::api_key::{KeyPepper, PepperError},
+    http::{self, AppState},
+    jobs,
+};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The pepper is unusable.
+    #[error("SMSGW_KEY_PEPPER: {0}")]
+    Pepper(#[from] PepperError),
+    /// The database URL is unusable.
+    #[error("DATABASE_URL: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrating failed.
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet serving, API server.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: axum::Router,
+    db: PgPool,
+}
+
+/// A pool for the configured database. It connects lazily, so a server whose database is
+/// down still starts (with `--no-migrate`) and reports itself unready until it returns.
+pub fn pool(config: &ServeConfig) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(config.database.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(config.database.database_url.expose())
+}
+
+impl Application {
+    /// Connects, migrates (unless `no_migrate`) and binds.
+    pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
+        let db = pool(&config)?;
+        if !config.no_migrate {
+            MIGRATOR.run(&db).await?;
+        }
+        Self::build_with_pool(&config, db).await
+    }
+
+    /// Binds with an existing pool (no migration).
+    pub async fn build_with_pool(config: &ServeConfig, db: PgPool) -> Result<Self, StartupError> {
+        let pepper = KeyPepper::new(config.pepper.key_pepper.expose())?;
+        let state = AppState {
+            db: db.clone(),
+            pepper: Arc::new(pepper),
+            region: config.default_region,
+            metrics: http::metrics::handle(),
+            jwt_secret: config.jwt_secret.clone().filter(|s| !s.expose().is_empty()),
+            default_rate_limit: config.default_rate_limit,
+            admin_session: time::Duration::hours(i64::from(config.admin_session_hours.max(1))),
+        };
+        let listener = TcpListener::bind(config.http_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.http_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.http_addr,
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            router: http::router(state),
+            db,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The database pool the server uses.
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr, "serving the HTTP API");
+        let housekeeping = tokio::spawn(jobs::housekeeping::run(
+            self.db.clone(),
+            jobs::housekeeping::INTERVAL,
+        ));
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        housekeeping.abort();
+        served
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

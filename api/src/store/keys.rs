@@ -1,0 +1,112 @@
+//! API keys in the database: created by `smsgw-api keys create` (or the admin API),
+//! looked up by their HMAC on every request, revoked by prefix.
+
+use smsgw_shared::ids::SiteId;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use super::{StoreError, violated_constraint};
+use crate::domain::api_key::{ApiKeySecret, KeyPepper};
+
+/// A key as stored (never the key itself).
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    /// Row id; owns messages, counters and idempotency records.
+    pub id: i64,
+    /// Visible start of the key.
+    pub prefix: String,
+    /// Who uses it.
+    pub name: String,
+    /// Messages per minute.
+    pub rate_limit: i32,
+    /// Where its messages go when they name no site.
+    pub default_site: Option<String>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it was last used (updated at most once a minute).
+    pub last_used_at: Option<OffsetDateTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// Creates a key and returns it with its record; the key is never retrievable again.
+pub async fn create(
+    db: &PgPool,
+    pepper: &KeyPepper,
+    name: &str,
+    rate_limit: u32,
+    default_site: Option<&SiteId>,
+) -> Result<(ApiKeySecret, KeyRecord), StoreError> {
+    let secret = ApiKeySecret::generate();
+    let rate_limit = i32::try_from(rate_limit).unwrap_or(i32::MAX);
+    let record = sqlx::query_as!(
+        KeyRecord,
+        r#"INSERT INTO api_keys (prefix, hash, name, rate_limit, default_site)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, prefix, name, rate_limit, default_site, created_at, last_used_at,
+                     revoked_at"#,
+        secret.prefix(),
+        pepper.hash(&secret),
+        name,
+        rate_limit,
+        default_site.map(SiteId::as_str),
+    )
+    .fetch_one(db)
+    .await
+    .map_err(|e| match violated_constraint(&e) {
+        Some("api_keys_default_site_fkey") => {
+            StoreError::UnknownSite(default_site.map(|s| s.to_string()).unwrap_or_default())
+        }
+        _ => StoreError::Database(e),
+    })?;
+    Ok((secret, record))
+}
+
+/// Finds a key by HMAC, revoked or not.
+pub async fn find_by_hash(db: &PgPool, hash: &[u8]) -> Result<Option<KeyRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        KeyRecord,
+        r#"SELECT id, prefix, name, rate_limit, default_site, created_at, last_used_at, revoked_at
+           FROM api_keys WHERE hash = $1"#,
+        hash,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Notes that a key was used; writes at most once a minute per key.
+pub async fn touch(db: &PgPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE api_keys SET last_used_at = now()
+           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"#,
+        id,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Every key, oldest first.
+pub async fn list(db: &PgPool) -> Result<Vec<KeyRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        KeyRecord,
+        r#"SELECT id, prefix, name, rate_limit, default_site, created_at, last_used_at, revoked_at
+           FROM api_keys ORDER BY id"#,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Revokes the key with this prefix; revoking twice keeps the first time.
+pub async fn revoke(db: &PgPool, prefix: &str) -> Result<KeyRecord, StoreError> {
+    sqlx::query_as!(
+        KeyRecord,
+        r#"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = $1
+           RETURNING id, prefix, name, rate_limit, default_site, created_at, last_used_at,
+                     revoked_at"#,
+        prefix,
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("key {prefix}")))
+}

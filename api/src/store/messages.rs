@@ -1,0 +1,260 @@
+//! Messages and their status history. Every list and lookup is scoped to the asking key:
+//! a key sees the messages it sent, and the inbound messages of its default site (of
+//! every site when it has none).
+
+use serde_json::Value;
+use smsgw_shared::{ids::MessageId, state::MessageState};
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{listing::ListFilter, new_message::NewMessage};
+
+/// Who is asking: the key and its default site.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The key's row id.
+    pub key_id: i64,
+    /// The key's default site.
+    pub default_site: Option<String>,
+}
+
+/// A message row: the columns of `messages`, as the migrations define them.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub direction: String,
+    pub site_id: Option<String>,
+    pub modem_id: Option<String>,
+    pub phone: String,
+    pub content: String,
+    pub encoding: String,
+    pub segments: i32,
+    pub status: String,
+    pub priority: i16,
+    pub delivery_report: bool,
+    pub expires_at: Option<OffsetDateTime>,
+    pub metadata: Option<Value>,
+    pub owner_key_id: Option<i64>,
+    pub idempotency_key: Option<String>,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+    pub delivery_report_at: Option<OffsetDateTime>,
+    pub attempts: i32,
+    pub dispatches: i32,
+    pub next_dispatch_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub pending_at: Option<OffsetDateTime>,
+    pub queued_at: Option<OffsetDateTime>,
+    pub dispatched_at: Option<OffsetDateTime>,
+    pub accepted_at: Option<OffsetDateTime>,
+    pub sending_at: Option<OffsetDateTime>,
+    pub sent_at: Option<OffsetDateTime>,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub undelivered_at: Option<OffsetDateTime>,
+    pub failed_at: Option<OffsetDateTime>,
+    pub expired_at: Option<OffsetDateTime>,
+    pub canceled_at: Option<OffsetDateTime>,
+    pub received_at: Option<OffsetDateTime>,
+    pub event_id: Option<Uuid>,
+}
+
+impl MessageRow {
+    /// When the message entered each state it has been in, in the order of the states.
+    pub fn state_times(&self) -> Vec<(&'static str, OffsetDateTime)> {
+        let all = [
+            (MessageState::Pending, self.pending_at),
+            (MessageState::Queued, self.queued_at),
+            (MessageState::Dispatched, self.dispatched_at),
+            (MessageState::Accepted, self.accepted_at),
+            (MessageState::Sending, self.sending_at),
+            (MessageState::Sent, self.sent_at),
+            (MessageState::Delivered, self.delivered_at),
+            (MessageState::Undelivered, self.undelivered_at),
+            (MessageState::Failed, self.failed_at),
+            (MessageState::Expired, self.expired_at),
+            (MessageState::Canceled, self.canceled_at),
+            (MessageState::Received, self.received_at),
+        ];
+        all.into_iter()
+            .filter_map(|(state, at)| at.map(|at| (state.as_str(), at)))
+            .collect()
+    }
+}
+
+/// One entry of a message's status history (columns of `message_events`).
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub event_id: Uuid,
+    pub state: String,
+    pub source: String,
+    pub at: OffsetDateTime,
+    pub modem_id: Option<String>,
+    pub attempt: Option<i32>,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+    pub applied: bool,
+}
+
+/// Stores an outbound message as `queued` for `site`, with the first entry of its history.
+pub async fn insert_outbound(
+    conn: &mut PgConnection,
+    message: &NewMessage,
+    site: &str,
+    owner_key_id: i64,
+    idempotency_key: Option<&str>,
+) -> Result<MessageRow, sqlx::Error> {
+    let id = MessageId::new().as_uuid();
+    let info = message.text.info();
+    let row = sqlx::query_as!(
+        MessageRow,
+        r#"INSERT INTO messages (id, direction, site_id, modem_id, phone, content, encoding,
+                                 segments, status, priority, delivery_report, expires_at,
+                                 metadata, owner_key_id, idempotency_key, queued_at,
+                                 next_dispatch_at)
+           VALUES ($1, 'outbound', $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12,
+                   $13, now(), now())
+           RETURNING *"#,
+        id,
+        site,
+        message.modem.as_ref().map(|m| m.as_str()),
+        message.phone.as_str(),
+        message.text.as_str(),
+        info.encoding.as_str(),
+        i32::try_from(info.segments).unwrap_or(i32::MAX),
+        message.priority,
+        message.delivery_report,
+        message.expires_at,
+        message.metadata,
+        owner_key_id,
+        idempotency_key,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    record_api_event(conn, id, MessageState::Queued, row.created_at).await?;
+    Ok(row)
+}
+
+/// Appends a status change made by the API itself to a message's history.
+async fn record_api_event(
+    conn: &mut PgConnection,
+    message_id: Uuid,
+    state: MessageState,
+    at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"INSERT INTO message_events (event_id, message_id, state, source, at, applied)
+           VALUES ($1, $2, $3, 'api', $4, true)"#,
+        Uuid::now_v7(),
+        message_id,
+        state.as_str(),
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks an outbound message of this key for a status change; returns its status.
+pub async fn lock_owned(
+    conn: &mut PgConnection,
+    key_id: i64,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT status FROM messages WHERE id = $1 AND owner_key_id = $2 FOR UPDATE",
+        id,
+        key_id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Cancels a message (locked with [`lock_owned`]) and records it in the history. The
+/// dispatcher publishes a cancel command to the site if the agent already has it.
+pub async fn mark_canceled(conn: &mut PgConnection, id: Uuid) -> Result<MessageRow, sqlx::Error> {
+    let row = sqlx::query_as!(
+        MessageRow,
+        r#"UPDATE messages
+           SET status = 'canceled', canceled_at = now(), updated_at = now(),
+               next_dispatch_at = NULL
+           WHERE id = $1
+           RETURNING *"#,
+        id,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    record_api_event(conn, id, MessageState::Canceled, row.updated_at).await?;
+    Ok(row)
+}
+
+/// A message the viewer may see.
+pub async fn find_visible(
+    db: &PgPool,
+    viewer: &Viewer,
+    id: Uuid,
+) -> Result<Option<MessageRow>, sqlx::Error> {
+    sqlx::query_as!(
+        MessageRow,
+        r#"SELECT * FROM messages m
+           WHERE m.id = $1
+             AND (m.owner_key_id = $2
+                  OR (m.direction = 'inbound' AND ($3::text IS NULL OR m.site_id = $3)))"#,
+        id,
+        viewer.key_id,
+        viewer.default_site,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// One page of the messages the viewer may see, newest first. Returns up to
+/// `filter.limit + 1` rows, so the caller knows whether another page follows.
+pub async fn list_visible(
+    db: &PgPool,
+    viewer: &Viewer,
+    filter: &ListFilter,
+) -> Result<Vec<MessageRow>, sqlx::Error> {
+    sqlx::query_as!(
+        MessageRow,
+        r#"SELECT * FROM messages m
+           WHERE (m.owner_key_id = $1
+                  OR (m.direction = 'inbound' AND ($2::text IS NULL OR m.site_id = $2)))
+             AND ($3::text IS NULL OR m.direction = $3)
+             AND ($4::text IS NULL OR m.status = $4)
+             AND ($5::text IS NULL OR m.phone = $5)
+             AND ($6::text IS NULL OR m.site_id = $6)
+             AND ($7::timestamptz IS NULL OR m.created_at >= $7)
+             AND ($8::timestamptz IS NULL OR m.created_at < $8)
+             AND ($9::timestamptz IS NULL OR (m.created_at, m.id) < ($9, $10::uuid))
+           ORDER BY m.created_at DESC, m.id DESC
+           LIMIT $11 OFFSET $12"#,
+        viewer.key_id,
+        viewer.default_site,
+        filter.direction.map(|d| d.as_str()),
+        filter.status.map(|s| s.as_str()),
+        filter.phone.as_ref().map(|p| p.as_str()),
+        filter.site.as_ref().map(|s| s.as_str()),
+        filter.since,
+        filter.until,
+        filter.cursor.map(|c| c.created_at),
+        filter.cursor.map(|c| c.id),
+        filter.limit + 1,
+        filter.offset,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The status history of a message, oldest first.
+pub async fn history(db: &PgPool, message_id: Uuid) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as!(
+        EventRow,
+        r#"SELECT event_id, state, source, at, modem_id, attempt, error_code, error_detail, applied
+           FROM message_events WHERE message_id = $1 ORDER BY at, event_id"#,
+        message_id,
+    )
+    .fetch_all(db)
+    .await
+}

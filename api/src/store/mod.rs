@@ -1,0 +1,37 @@
+//! Storage: the SQL of each table next to the functions that need it, checked against the
+//! migrations by sqlx at compile time (offline cache in `.sqlx/`). No ORM layer: each
+//! function is one small, readable statement or two.
+
+pub mod admins;
+pub mod dispatch;
+pub mod events;
+pub mod idempotency;
+pub mod keys;
+pub mod messages;
+pub mod rate_limit;
+pub mod sites;
+
+/// Why a storage operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A key or message names a site that is not registered.
+    #[error("site {0:?} is not registered")]
+    UnknownSite(String),
+    /// The thing to create exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The thing to change does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The name of the constraint a database error violated, if any.
+pub(crate) fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
+    match error {
+        sqlx::Error::Database(e) => e.constraint(),
+        _ => None,
+    }
+}

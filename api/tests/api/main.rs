@@ -1,0 +1,20 @@
+//! The integration tests of smsgw-api: one binary, each test with its own database and
+//! its own app on port 0 (see `helpers.rs`).
+
+mod admin;
+mod auth;
+mod cli;
+mod dispatch;
+mod events;
+mod health;
+mod helpers;
+mod housekeeping;
+mod idempotency;
+mod ingest;
+mod messages_cancel;
+mod messages_list;
+mod messages_send;
+mod openapi;
+mod rate_limit;
+mod sites;
+mod test_support;
