@@ -25,6 +25,9 @@ use crate::{
     modem::{Modem, failure_code},
 };
 
+/// How long before its budget slot a sender starts preparing a send (journal write).
+const PREPARE: Duration = Duration::from_millis(25);
+
 /// How long an idle sender sleeps before looking at the journal again anyway.
 const IDLE_RECHECK: Duration = Duration::from_secs(1);
 
@@ -109,9 +112,11 @@ impl Sender {
                 self.journal.expire(command.id, now).await?;
                 return Ok(Step::Worked);
             }
+            // Wake a little before the slot: the journal write of the attempt happens
+            // while the budget runs out, so the send itself goes out on the slot.
             let slot = self.modem.state.lock().await.budget.next_slot(instant);
-            if slot > instant {
-                return Ok(Step::Idle(slot));
+            if slot > instant + PREPARE {
+                return Ok(Step::Idle(slot - PREPARE));
             }
         }
         if !self.modem.state.lock().await.breaker.allow(instant) {
@@ -141,16 +146,6 @@ impl Sender {
                     return Ok(Step::Worked);
                 }
             }
-            let slot = self
-                .modem
-                .state
-                .lock()
-                .await
-                .budget
-                .next_slot(Instant::now());
-            if slot > Instant::now() {
-                sleep_until(slot).await;
-            }
         }
         self.attempt(command).await?;
         Ok(Step::Worked)
@@ -172,6 +167,14 @@ impl Sender {
         {
             debug!(modem = %self.modem.id, error = %e, "cannot turn on delivery reports");
         }
+        let slot = self
+            .modem
+            .state
+            .lock()
+            .await
+            .budget
+            .next_slot(Instant::now());
+        sleep_until(slot).await;
         self.modem.state.lock().await.budget.record(Instant::now());
         let attempt = command.attempt;
         debug!(id = %command.id, attempt, modem = %self.modem.id, "sending");

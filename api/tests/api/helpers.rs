@@ -186,7 +186,7 @@ fn run(mut command: Command, what: &str) -> Result<(), String> {
 }
 
 impl ThrowawayCluster {
-    /// Makes and starts a cluster under the target dir on a free port.
+    /// Makes and starts a cluster under the target dir (the temp dir as root) on a free port.
     pub fn start() -> Result<Self, String> {
         let missing = || {
             "no PostgreSQL server found: set DATABASE_URL, start one on 127.0.0.1:5432, or \
@@ -199,8 +199,14 @@ impl ThrowawayCluster {
         let run_as = running_as_root().then(|| "postgres".to_owned());
 
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("smsgw-pg-{}-{port}", std::process::id()));
+        // As root the server runs as `postgres`, which cannot enter a target dir under
+        // root's home (CI keeps it in ~/.cache): the system temp dir is reachable by all.
+        let parent = if run_as.is_some() {
+            std::env::temp_dir()
+        } else {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf()
+        };
+        let data_dir = parent.join(format!("smsgw-pg-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
