@@ -33,6 +33,14 @@ struct Setup {
 }
 
 async fn setup(profiles: &[Profile]) -> Option<Setup> {
+    setup_with(profiles, |_| {}).await
+}
+
+/// Like [`setup`], with a change to the agent's configuration before it starts.
+async fn setup_with(
+    profiles: &[Profile],
+    tweak: impl FnOnce(&mut smsgw_agent::Config),
+) -> Option<Setup> {
     crate::support::init_logs();
     let broker = mosquitto()?;
     let (site, root) = unique();
@@ -50,7 +58,8 @@ async fn setup(profiles: &[Profile]) -> Option<Setup> {
         .map(|(id, url)| (id.as_str(), url.clone()))
         .collect();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = agent_config(&site, &root, &broker, dir.path(), &modems);
+    let mut config = agent_config(&site, &root, &broker, dir.path(), &modems);
+    tweak(&mut config);
     let api = ApiSide::connect(&broker, &root, &site).await;
     let agent = Agent::start(config).await.expect("agent starts");
     // Commands published before the agent's first subscription would reach nobody (the
@@ -532,19 +541,14 @@ async fn check_reports_every_modem() {
 /// The local `/metrics` endpoint serves the agent's Prometheus metrics.
 #[tokio::test]
 async fn metrics_are_served() {
-    let Some(broker) = mosquitto() else { return };
-    let modem = sim(Profile::E3372h).await;
-    let (site, root) = unique();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = agent_config(
-        &site,
-        &root,
-        &broker,
-        dir.path(),
-        &[("m0", modem.base_url())],
-    );
-    config.metrics_addr = "127.0.0.1:0".into();
-    let agent = Agent::start(config).await.expect("agent starts");
+    let Some(s) = setup_with(&[Profile::E3372h], |c| {
+        c.metrics_addr = "127.0.0.1:0".into()
+    })
+    .await
+    else {
+        return;
+    };
+    let agent = s.agent;
     let addr = agent.metrics_addr.expect("metrics enabled");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -576,24 +580,10 @@ async fn http_get(url: &str) -> String {
 /// With a backlog, a modem works by priority, then in arrival order.
 #[tokio::test]
 async fn priority_then_arrival_order() {
-    let Some(broker) = mosquitto() else { return };
-    let modem = sim(Profile::E3372h).await;
-    let (site, root) = unique();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = agent_config(
-        &site,
-        &root,
-        &broker,
-        dir.path(),
-        &[("m0", modem.base_url())],
-    );
-    config.modems[0].min_gap_ms = 700;
-    let api = ApiSide::connect(&broker, &root, &site).await;
-    let agent = Agent::start(config).await.expect("agent starts");
-    api.wait_for(WAIT, "the agent online", |seen| {
-        (seen.presence?.0 == smsgw_shared::wire::Presence::Online).then_some(())
-    })
-    .await;
+    let Some(s) = setup_with(&[Profile::E3372h], |c| c.modems[0].min_gap_ms = 700).await else {
+        return;
+    };
+    let (api, agent, modem) = (&s.api, s.agent, &s.sims[0]);
     let first = send_command("+33612345678", "first");
     api.send(&first).await;
     api.wait_state(first.id, MessageState::Sending, WAIT).await;
