@@ -650,8 +650,8 @@ impl Journal {
         Ok(fresh)
     }
 
-    /// Events due for (re-)publishing: never published, or published more than
-    /// `ack_timeout` ago without an ack. Oldest first, at most `limit`.
+    /// Events due for (re-)publishing: never published (in arrival order), then those
+    /// published more than `ack_timeout` ago without an ack; at most `limit`.
     pub async fn due_events(
         &self,
         now: OffsetDateTime,
@@ -660,9 +660,16 @@ impl Journal {
     ) -> Result<Vec<OutboxEvent>> {
         let cutoff = ms(now) - i64::try_from(ack_timeout.as_millis()).unwrap_or(i64::MAX);
         let rows = sqlx::query(
-            "SELECT event_id, kind, payload FROM outbox
-             WHERE published_at IS NULL OR published_at <= ?1
-             ORDER BY created_at, rowid LIMIT ?2",
+            // Two index ranges (never published, in arrival order; then overdue), so the
+            // cost does not grow with the length of the outbox.
+            "SELECT event_id, kind, payload FROM (
+                 SELECT event_id, kind, payload FROM outbox
+                 WHERE published_at IS NULL ORDER BY rowid LIMIT ?2)
+             UNION ALL
+             SELECT event_id, kind, payload FROM (
+                 SELECT event_id, kind, payload FROM outbox
+                 WHERE published_at <= ?1 ORDER BY published_at LIMIT ?2)
+             LIMIT ?2",
         )
         .bind(cutoff)
         .bind(i64::from(limit))

@@ -286,6 +286,7 @@ impl Link {
     ) {
         let mut last_health = tokio::time::Instant::now() - self.health_interval;
         let mut was_connected = false;
+        let mut last_gauge = tokio::time::Instant::now() - Duration::from_secs(5);
         loop {
             let connected = self.connected.load(Ordering::SeqCst);
             let mut more = false;
@@ -306,8 +307,12 @@ impl Link {
                 }
             }
             was_connected = connected;
-            if let Ok(n) = self.journal.outbox_len().await {
-                metrics::gauge!("smsgw_agent_outbox_events").set(n as f64);
+            // Counting the outbox scans it: often enough for a gauge, not on every event.
+            if last_gauge.elapsed() >= Duration::from_secs(5) {
+                last_gauge = tokio::time::Instant::now();
+                if let Ok(n) = self.journal.outbox_len().await {
+                    metrics::gauge!("smsgw_agent_outbox_events").set(n as f64);
+                }
             }
             if more {
                 tokio::task::yield_now().await;
