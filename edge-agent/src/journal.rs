@@ -179,13 +179,6 @@ pub struct Journal {
     pool: SqlitePool,
 }
 
-/// A state change to record, with the event that reports it.
-struct Change<'a> {
-    state: MessageState,
-    modem: Option<&'a ModemId>,
-    error: Option<Failure>,
-}
-
 impl Journal {
     /// Opens (or creates) the journal at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -259,12 +252,7 @@ impl Journal {
         let mut tx = self.pool.begin().await?;
         let outcome = match load(&mut tx, id).await? {
             Some(current) if current.state.is_cancelable() && !current.in_doubt => {
-                let change = Change {
-                    state: MessageState::Canceled,
-                    modem: current.modem.as_ref(),
-                    error: None,
-                };
-                apply(&mut tx, &current, change, now).await?;
+                apply(&mut tx, &current, MessageState::Canceled, None, now).await?;
                 Canceled::Done
             }
             Some(current) => {
@@ -451,15 +439,17 @@ impl Journal {
             );
             insert_status(&mut tx, &event, now).await?;
         } else {
-            let change = Change {
-                state: MessageState::Failed,
-                modem: current.modem.as_ref(),
-                error: Some(Failure {
+            apply(
+                &mut tx,
+                &current,
+                MessageState::Failed,
+                Some(Failure {
                     retryable: false,
                     ..failure
                 }),
-            };
-            apply(&mut tx, &current, change, now).await?;
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -486,12 +476,7 @@ impl Journal {
         .bind(sent_index)
         .execute(&mut *tx)
         .await?;
-        let change = Change {
-            state: MessageState::Sent,
-            modem: current.modem.as_ref(),
-            error: None,
-        };
-        apply(&mut tx, &current, change, now).await?;
+        apply(&mut tx, &current, MessageState::Sent, None, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -500,12 +485,7 @@ impl Journal {
     pub async fn expire(&self, id: MessageId, now: OffsetDateTime) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         if let Some(current) = load(&mut tx, id).await? {
-            let change = Change {
-                state: MessageState::Expired,
-                modem: current.modem.as_ref(),
-                error: None,
-            };
-            apply(&mut tx, &current, change, now).await?;
+            apply(&mut tx, &current, MessageState::Expired, None, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -605,12 +585,8 @@ impl Journal {
         } else {
             MessageState::Undelivered
         };
-        let change = Change {
-            state,
-            modem: Some(modem),
-            error: None,
-        };
-        apply(&mut tx, &current, change, now).await?;
+        // The row was selected by this modem, so the event names it.
+        apply(&mut tx, &current, state, None, now).await?;
         tx.commit().await?;
         Ok(Some(current.id))
     }
@@ -880,28 +856,30 @@ async fn republish(
     insert_status(conn, &event, now).await
 }
 
-/// Moves a command forward (only forward: `can_advance`) and queues the event.
+/// Moves a command forward (only forward: `can_advance`) and queues the event, which
+/// names the command's modem.
 async fn apply(
     conn: &mut sqlx::SqliteConnection,
     current: &Command,
-    change: Change<'_>,
+    state: MessageState,
+    error: Option<Failure>,
     now: OffsetDateTime,
 ) -> Result<()> {
-    if !can_advance(current.state, change.state) {
+    if !can_advance(current.state, state) {
         return Ok(());
     }
     sqlx::query("UPDATE commands SET state = ?2, updated_at = ?3 WHERE id = ?1")
         .bind(current.id.to_string())
-        .bind(change.state.as_str())
+        .bind(state.as_str())
         .bind(ms(now))
         .execute(&mut *conn)
         .await?;
     let event = status_event(
         current.id,
-        change.state,
-        change.modem,
+        state,
+        current.modem.as_ref(),
         current.attempt,
-        change.error,
+        error,
         now,
     );
     insert_status(conn, &event, now).await

@@ -137,8 +137,7 @@ pub fn failure_code(error: &hilink::Error) -> FailureCode {
         (ErrorClass::Transport, _) => FailureCode::ModemUnreachable,
         (ErrorClass::Retryable, _) => FailureCode::ModemBusy,
         (ErrorClass::RefreshSession, _) => FailureCode::Session,
-        (ErrorClass::Permanent, Some(_)) => FailureCode::ModemRejected,
-        (ErrorClass::Permanent, None) => FailureCode::ModemRejected,
+        (ErrorClass::Permanent, _) => FailureCode::ModemRejected,
     }
 }
 
