@@ -8,7 +8,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
-use smsgw_shared::{ModemId, SiteId};
+use smsgw_shared::{ModemId, SiteId, broker::BrokerUrl};
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -281,33 +281,13 @@ impl Config {
     }
 
     /// The broker's host, port and whether it uses TLS, from `mqtt.url`.
-    pub fn broker(&self) -> Result<(String, u16, bool), ConfigError> {
-        let url = &self.mqtt.url;
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("mqtt://") {
-            (false, rest)
-        } else {
-            return Err(ConfigError::Invalid(format!(
-                "mqtt.url {url:?} must start with mqtt:// or mqtts://"
-            )));
-        };
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) => {
-                let port = port
-                    .parse()
-                    .map_err(|_| ConfigError::Invalid(format!("mqtt.url {url:?}: bad port")))?;
-                (host, port)
-            }
-            None => (rest, if tls { 8883 } else { 1883 }),
-        };
-        if host.is_empty() {
-            return Err(ConfigError::Invalid(format!(
-                "mqtt.url {url:?} has no host"
-            )));
-        }
-        Ok((host.to_owned(), port, tls))
+    pub fn broker(&self) -> Result<BrokerUrl, ConfigError> {
+        self.mqtt
+            .url
+            .parse()
+            .map_err(|e: smsgw_shared::broker::BrokerUrlError| {
+                ConfigError::Invalid(format!("mqtt.url {e}"))
+            })
     }
 
     /// The MQTT client id: configured, else `agent-{site}`.
@@ -424,7 +404,7 @@ mod tests {
         assert_eq!(config.modems[0].min_gap_ms, 2000);
         assert_eq!(config.client_id(), "agent-branch1");
         assert_eq!(
-            config.broker().ok(),
+            config.broker().ok().map(|b| (b.host, b.port, b.tls)),
             Some(("127.0.0.1".into(), 1883, false))
         );
         let defaults = Timing::default();
@@ -447,7 +427,7 @@ mod tests {
         assert_eq!(config.site.as_str(), "lyon");
         assert_eq!(config.mqtt.password, "token");
         assert_eq!(
-            config.broker().ok(),
+            config.broker().ok().map(|b| (b.host, b.port, b.tls)),
             Some(("broker.example".into(), 8883, true))
         );
     }

@@ -9,6 +9,7 @@
 //! late Will of an older connection cannot mark a newer one offline.
 
 use std::{
+    path::Path,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -16,9 +17,7 @@ use std::{
     time::Duration,
 };
 
-use rumqttc::{
-    AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, Publish, QoS, Transport,
-};
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, Publish, QoS};
 use smsgw_shared::{
     SiteId, TopicKind, Topics,
     wire::{self, ConnState, ModemsState, Presence, V1, WireMessage},
@@ -77,9 +76,9 @@ fn presence(state: Presence, session: u64) -> Vec<u8> {
 
 /// The MQTT options of the agent: persistent session, manual acks, Last Will.
 pub fn options(config: &Config, session: u64) -> Result<MqttOptions, ConfigError> {
-    let (host, port, tls) = config.broker()?;
+    let broker = config.broker()?;
     let client_id = config.client_id();
-    let mut options = MqttOptions::new(client_id.clone(), host, port);
+    let mut options = MqttOptions::new(client_id.clone(), broker.host.clone(), broker.port);
     options
         .set_keep_alive(Duration::from_secs(config.mqtt.keep_alive_secs.max(5)))
         .set_clean_session(false)
@@ -103,17 +102,11 @@ pub fn options(config: &Config, session: u64) -> Result<MqttOptions, ConfigError
         QoS::AtLeastOnce,
         true,
     ));
-    if tls {
-        let transport = if config.mqtt.ca_file.is_empty() {
-            Transport::tls_with_default_config()
-        } else {
-            let ca = std::fs::read(&config.mqtt.ca_file).map_err(|e| {
-                ConfigError::Invalid(format!("mqtt.ca_file {}: {e}", config.mqtt.ca_file))
-            })?;
-            Transport::tls(ca, None, None)
-        };
-        options.set_transport(transport);
-    }
+    let ca_file = (!config.mqtt.ca_file.is_empty()).then(|| Path::new(&config.mqtt.ca_file));
+    options.set_transport(
+        smsgw_shared::mqtt::transport(&broker, ca_file)
+            .map_err(|e| ConfigError::Invalid(format!("mqtt: {e}")))?,
+    );
     Ok(options)
 }
 
@@ -183,16 +176,8 @@ impl Link {
         info!("MQTT stopped");
     }
 
-    /// Reconnect delays: exponential from the minimum to the maximum, with jitter, for
-    /// ever (rumqttc reconnects on the next poll without waiting of its own).
     fn reconnect_delays(&self) -> impl Iterator<Item = Duration> + use<> {
-        use backon::BackoffBuilder;
-        backon::ExponentialBuilder::default()
-            .with_min_delay(self.reconnect.0)
-            .with_max_delay(self.reconnect.1)
-            .with_jitter()
-            .without_max_times()
-            .build()
+        smsgw_shared::mqtt::reconnect_delays(self.reconnect.0, self.reconnect.1)
     }
 
     fn on_connect(&self, client: &AsyncClient) {

@@ -5,8 +5,11 @@
 //! here once. Other systems that consume our topics can read the same contract in
 //! `asyncapi.yaml`, which the tests keep in step with these types.
 
+pub mod broker;
 pub mod credentials;
 pub mod ids;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod phone;
 pub mod sms;
 pub mod state;
