@@ -2,10 +2,13 @@
 //! binary runs from a shell, a systemd unit or a container without a config file.
 //! `smsgw-api --help` (and `smsgw-api configfile`) document them.
 
-use std::{fmt, net::SocketAddr, str::FromStr};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 
 use clap::{Args, Parser, Subcommand};
-use smsgw_shared::phone::{Region, parse_region};
+use smsgw_shared::{
+    broker::BrokerUrl,
+    phone::{Region, parse_region},
+};
 
 use crate::telemetry::LogFormat;
 
@@ -174,15 +177,8 @@ pub struct ServeConfig {
     /// Do not apply database migrations on start.
     #[arg(long, env = "SMSGW_NO_MIGRATE")]
     pub no_migrate: bool,
-    /// MQTT broker, `mqtt://host:port` or `mqtts://host:port`.
-    #[arg(long, env = "SMSGW_MQTT_URL")]
-    pub mqtt_url: Option<String>,
-    /// MQTT user name.
-    #[arg(long, env = "SMSGW_MQTT_USERNAME")]
-    pub mqtt_username: Option<String>,
-    /// MQTT password.
-    #[arg(long, env = "SMSGW_MQTT_PASSWORD", hide_env_values = true)]
-    pub mqtt_password: Option<Secret>,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
     /// Key that signs admin sessions and agent credentials (HS256); without it the admin
     /// API is disabled.
     #[arg(long, env = "SMSGW_JWT_SECRET", hide_env_values = true)]
@@ -210,12 +206,55 @@ impl ServeConfig {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             default_region: None,
             no_migrate: false,
-            mqtt_url: None,
-            mqtt_username: None,
-            mqtt_password: None,
+            mqtt: MqttArgs::default(),
             jwt_secret: None,
             default_rate_limit: DEFAULT_RATE_LIMIT,
             admin_session_hours: 12,
+        }
+    }
+}
+
+/// The broker connection and the dispatcher.
+#[derive(Debug, Clone, Args)]
+pub struct MqttArgs {
+    /// MQTT broker, `mqtt://host:port` or `mqtts://host:port`. Without it the API
+    /// stores messages but sends nothing to the branches.
+    #[arg(long, env = "SMSGW_MQTT_URL")]
+    pub mqtt_url: Option<BrokerUrl>,
+    /// MQTT user name (default: the client id).
+    #[arg(long, env = "SMSGW_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// MQTT password. Without it, and with SMSGW_JWT_SECRET set, the API signs its own
+    /// broker token (what smsgw-broker expects).
+    #[arg(long, env = "SMSGW_MQTT_PASSWORD", hide_env_values = true)]
+    pub mqtt_password: Option<Secret>,
+    /// MQTT client id; must start with `api-` for smsgw-broker. Default: `api-` and a
+    /// random suffix, so that replicas never take each other's session.
+    #[arg(long, env = "SMSGW_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
+    /// CA certificate (PEM) that signed the broker's certificate, for `mqtts://`;
+    /// default: the public web roots.
+    #[arg(long, env = "SMSGW_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// First element of every topic.
+    #[arg(long, env = "SMSGW_MQTT_TOPIC_ROOT", default_value = "smsgw")]
+    pub mqtt_topic_root: String,
+    /// Send commands per site that may wait for the agent's `accepted` at once.
+    #[arg(long, env = "SMSGW_DISPATCH_WINDOW", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub dispatch_window: u32,
+}
+
+impl Default for MqttArgs {
+    fn default() -> Self {
+        Self {
+            mqtt_url: None,
+            mqtt_username: None,
+            mqtt_password: None,
+            mqtt_client_id: None,
+            mqtt_ca_file: None,
+            mqtt_topic_root: "smsgw".to_owned(),
+            dispatch_window: 100,
         }
     }
 }
@@ -277,10 +316,21 @@ SMSGW_KEY_PEPPER=change-me-to-32-random-bytes
 # Rate limit of new keys, messages per minute.
 #SMSGW_DEFAULT_RATE_LIMIT=100
 
-# MQTT broker: mqtt://host:port or mqtts://host:port, and its credentials.
+# MQTT broker: mqtt://host:port or mqtts://host:port. Without it messages are stored
+# but nothing is sent to the branches.
 #SMSGW_MQTT_URL=mqtt://127.0.0.1:1883
+# Credentials. Without a password and with SMSGW_JWT_SECRET set, the API signs its own
+# broker token (smsgw-broker); Mosquitto and others take a user name and password.
 #SMSGW_MQTT_USERNAME=
 #SMSGW_MQTT_PASSWORD=
+# Client id (api-… for smsgw-broker); default api- and a random suffix per process.
+#SMSGW_MQTT_CLIENT_ID=
+# CA certificate (PEM) of the broker for mqtts://; default: the public web roots.
+#SMSGW_MQTT_CA_FILE=
+# First element of every topic.
+#SMSGW_MQTT_TOPIC_ROOT=smsgw
+# Send commands per site that may wait for the agent's `accepted` at once.
+#SMSGW_DISPATCH_WINDOW=100
 "#;
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::{
     domain::api_key::{KeyPepper, PepperError},
     http::{self, AppState},
     jobs,
+    mqtt::link::{BrokerStatus, Link, LinkError, LinkSettings},
 };
 
 /// Why the server could not start.
@@ -27,6 +28,9 @@ pub enum StartupError {
     /// Migrating failed.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The broker settings are unusable.
+    #[error(transparent)]
+    Mqtt(#[from] LinkError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -43,6 +47,8 @@ pub struct Application {
     local_addr: SocketAddr,
     router: axum::Router,
     db: PgPool,
+    mqtt: Option<LinkSettings>,
+    broker: Option<Arc<BrokerStatus>>,
 }
 
 /// A pool for the configured database. It connects lazily, so a server whose database is
@@ -67,6 +73,11 @@ impl Application {
     /// Binds with an existing pool (no migration).
     pub async fn build_with_pool(config: &ServeConfig, db: PgPool) -> Result<Self, StartupError> {
         let pepper = KeyPepper::new(config.pepper.key_pepper.expose())?;
+        let mqtt = LinkSettings::from_args(&config.mqtt, config.jwt_secret.as_ref())?;
+        if mqtt.is_none() {
+            tracing::warn!("SMSGW_MQTT_URL is not set: messages are stored but not sent");
+        }
+        let broker = mqtt.as_ref().map(|_| Arc::new(BrokerStatus::default()));
         let state = AppState {
             db: db.clone(),
             pepper: Arc::new(pepper),
@@ -75,6 +86,7 @@ impl Application {
             jwt_secret: config.jwt_secret.clone().filter(|s| !s.expose().is_empty()),
             default_rate_limit: config.default_rate_limit,
             admin_session: time::Duration::hours(i64::from(config.admin_session_hours.max(1))),
+            broker: broker.clone(),
         };
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -91,6 +103,8 @@ impl Application {
             local_addr,
             router: http::router(state),
             db,
+            mqtt,
+            broker,
         })
     }
 
@@ -119,10 +133,19 @@ impl Application {
             self.db.clone(),
             jobs::housekeeping::INTERVAL,
         ));
+        let link = match (self.mqtt, self.broker) {
+            (Some(settings), Some(status)) => Some(
+                Link::start(self.db.clone(), settings, status).map_err(std::io::Error::other)?,
+            ),
+            _ => None,
+        };
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
+        if let Some(link) = link {
+            link.stop().await;
+        }
         served
     }
 

@@ -24,17 +24,28 @@ async fn database_ok(state: &AppState) -> bool {
     matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(1)))
 }
 
-/// `GET /readyz`: the database answers (the broker joins this check with MQTT).
+/// `GET /readyz`: the database answers and, when a broker is configured, the API is
+/// connected to it (a replica that cannot dispatch should not take traffic).
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "Ready"),
     (status = 503, description = "A dependency does not answer", body = super::error::Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    if database_ok(&state).await {
-        Ok(Json(json!({ "status": "ready", "database": "ok" })))
-    } else {
-        Err(ApiError::NotReady("the database does not answer".into()))
+    if !database_ok(&state).await {
+        return Err(ApiError::NotReady("the database does not answer".into()));
     }
+    let broker = match &state.broker {
+        None => "not configured",
+        Some(broker) if broker.connected() => "ok",
+        Some(_) => {
+            return Err(ApiError::NotReady(
+                "the MQTT broker is not connected".into(),
+            ));
+        }
+    };
+    Ok(Json(
+        json!({ "status": "ready", "database": "ok", "broker": broker }),
+    ))
 }
 
 /// `GET /api/health` (seed shape): `status` is `ok` when the database answers and some

@@ -34,6 +34,7 @@ use crate::{
     },
     store::{
         self,
+        dispatch::CancelRequest,
         idempotency::Claim,
         messages::{EventRow, MessageRow},
         rate_limit::Decision,
@@ -316,6 +317,9 @@ pub async fn create(
             .await?;
     }
     tx.commit().await?;
+    if let Some(broker) = &state.broker {
+        broker.wake_dispatcher();
+    }
     metrics::counter!("smsgw_messages_accepted_total").increment(1);
     tracing::info!(message_id = %id, site = %site, key = %key.prefix, "message queued");
 
@@ -400,17 +404,20 @@ pub async fn get(
     params(("id" = Uuid, Path, description = "Message id")),
     responses(
         (status = 200, description = "Canceled (also when it already was)", body = MessageView),
+        (status = 202, description = "The branch may already hold it: a cancel command is on its way, and the message becomes `canceled`, or `sending` when it was too late; its history shows `cancel_requested`", body = MessageView),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message, or not one this key may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already with a modem or finished", body = Problem, content_type = "application/problem+json"),
     )
 )]
-/// Canceling a canceled message answers it again; a message further along is a 409.
+/// A message that never left the API is canceled at once; one the agent may hold gets a
+/// cancel command and the agent decides (it may already be sending). Canceling a canceled
+/// message answers it again; a message further along is a 409.
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(key): Extension<AuthenticatedKey>,
     Path(id): Path<String>,
-) -> Result<Json<MessageView>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
     let mut tx = state.db.begin().await?;
     let status = store::messages::lock_owned(&mut tx, key.id, id)
@@ -419,18 +426,29 @@ pub async fn cancel(
     let current: MessageState = status
         .parse()
         .map_err(|e| ApiError::Internal(format!("message {id}: {e}")))?;
-    let row = if current == MessageState::Canceled {
-        tx.rollback().await?;
-        store::messages::find_visible(&state.db, &key.viewer(), id)
-            .await?
-            .ok_or(ApiError::NotFound("message"))?
-    } else if current.is_cancelable() {
-        let row = store::messages::mark_canceled(&mut tx, id).await?;
-        tx.commit().await?;
-        metrics::counter!("smsgw_messages_canceled_total").increment(1);
-        row
-    } else {
-        return Err(ApiError::NotCancelable(current.as_str()));
+    let answer = match current {
+        MessageState::Canceled => StatusCode::OK,
+        MessageState::Pending | MessageState::Queued => {
+            store::messages::mark_canceled(&mut tx, id).await?;
+            metrics::counter!("smsgw_messages_canceled_total").increment(1);
+            StatusCode::OK
+        }
+        MessageState::Dispatched | MessageState::Accepted => {
+            if store::dispatch::request_cancel(&mut tx, id).await? == CancelRequest::Recorded {
+                metrics::counter!("smsgw_cancel_requests_total").increment(1);
+            }
+            StatusCode::ACCEPTED
+        }
+        other => return Err(ApiError::NotCancelable(other.as_str())),
     };
-    Ok(Json(MessageView::from(row)))
+    tx.commit().await?;
+    if answer == StatusCode::ACCEPTED
+        && let Some(broker) = &state.broker
+    {
+        broker.wake_dispatcher();
+    }
+    let row = store::messages::find_visible(&state.db, &key.viewer(), id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    Ok((answer, Json(MessageView::from(row))).into_response())
 }

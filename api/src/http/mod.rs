@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{config::Secret, domain::api_key::KeyPepper};
+use crate::{config::Secret, domain::api_key::KeyPepper, mqtt::link::BrokerStatus};
 
 /// What every handler may use; cheap to clone.
 #[derive(Clone)]
@@ -49,6 +49,8 @@ pub struct AppState {
     pub default_rate_limit: u32,
     /// How long an admin session lasts.
     pub admin_session: time::Duration,
+    /// The broker connection, when one is configured.
+    pub broker: Option<Arc<BrokerStatus>>,
 }
 
 /// All routes of the API.

@@ -41,10 +41,21 @@ pub fn issue_agent_credential(
     now: OffsetDateTime,
     validity: Duration,
 ) -> Result<AgentCredential, CredentialError> {
+    issue_credential(secret, &MqttPrincipal::Agent(site.clone()), now, validity)
+}
+
+/// Issues the broker credential of any principal (an agent, or an API replica signing its
+/// own), valid from `now` for `validity`.
+pub fn issue_credential(
+    secret: &str,
+    principal: &MqttPrincipal,
+    now: OffsetDateTime,
+    validity: Duration,
+) -> Result<AgentCredential, CredentialError> {
     if secret.is_empty() {
         return Err(CredentialError::NoSecret);
     }
-    let client_id = MqttPrincipal::Agent(site.clone()).client_id();
+    let client_id = principal.client_id();
     let expires_at = now + validity;
     let claims = MqttClaims {
         sub: client_id.clone(),

@@ -187,7 +187,8 @@ pub async fn store_inbound(
 }
 
 /// Records an agent's presence. Returns false when it was ignored: an unknown site, or a
-/// message of an older session than the one already recorded (a late Will).
+/// message of an older session than the one already recorded (a late Will). An agent
+/// that comes online gets its unaccepted commands and cancel requests again at once.
 pub async fn apply_presence(
     conn: &mut PgConnection,
     site: &SiteId,
@@ -206,7 +207,24 @@ pub async fn apply_presence(
         session,
         state.agent_version,
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(updated.rows_affected() == 1)
+    let applied = updated.rows_affected() == 1;
+    if applied && state.state == Presence::Online {
+        // A (re)connected agent gets what it may have missed now, not after the backoff.
+        sqlx::query!(
+            r#"UPDATE messages SET next_dispatch_at = now()
+               WHERE site_id = $1 AND status = 'dispatched' AND next_dispatch_at > now()"#,
+            site.as_str(),
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query!(
+            "UPDATE cancel_requests SET next_at = now() WHERE site_id = $1 AND next_at > now()",
+            site.as_str(),
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(applied)
 }

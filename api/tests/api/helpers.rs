@@ -398,18 +398,28 @@ pub async fn spawn_app_on(db_url: &str) -> TestApp {
 
 /// Starts an app with these settings.
 pub async fn spawn_app_with(config: ServeConfig) -> TestApp {
+    spawn_app_until(config, std::future::pending()).await.0
+}
+
+/// Starts an app that stops gracefully when `shutdown` completes; aborting the returned
+/// task kills it at once, as a crash would.
+pub async fn spawn_app_until(
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (TestApp, tokio::task::JoinHandle<std::io::Result<()>>) {
     init_test_logs();
     let db_url = config.database.database_url.expose().to_owned();
     let app = Application::build(config).await.expect("build the app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    TestApp {
+    let task = tokio::spawn(app.run_until(shutdown));
+    let app = TestApp {
         address,
         db,
         db_url,
         client: Client::new(),
-    }
+    };
+    (app, task)
 }
 
 impl TestApp {
@@ -460,6 +470,16 @@ impl TestApp {
         self.client
             .get(format!("{}{path}", self.address))
             .header("x-api-key", key)
+    }
+
+    /// `POST /api/v1/messages/{id}/cancel`.
+    pub async fn cancel(&self, key: &str, id: impl std::fmt::Display) -> Response {
+        self.client
+            .post(format!("{}/api/v1/messages/{id}/cancel", self.address))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .expect("cancel request")
     }
 
     /// `POST /api/v1/messages` with a JSON body.

@@ -14,6 +14,7 @@ mod ingest;
 mod messages_cancel;
 mod messages_list;
 mod messages_send;
+mod mqtt;
 mod openapi;
 mod rate_limit;
 mod sites;

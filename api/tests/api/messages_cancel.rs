@@ -14,16 +14,8 @@ async fn a_queued_message_is_canceled_once_and_its_history_says_so() {
     )
     .await;
     let id = sent["id"].as_str().expect("id");
-    let url = format!("{}/api/v1/messages/{id}/cancel", app.address);
     for _ in 0..2 {
-        let r = app
-            .client
-            .post(&url)
-            .header("x-api-key", &key)
-            .send()
-            .await
-            .expect("request");
-        let (status, body) = status_json(r).await;
+        let (status, body) = status_json(app.cancel(&key, id).await).await;
         assert_eq!(
             (status, body["status"].as_str()),
             (200, Some("canceled")),
