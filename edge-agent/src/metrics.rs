@@ -11,8 +11,32 @@ use tokio::{net::TcpListener, sync::watch};
 pub fn recorder() -> Option<PrometheusHandle> {
     static HANDLE: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
     HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new().install_recorder().ok();
+            describe();
+            handle
+        })
         .clone()
+}
+
+/// HELP texts, so that scrapers (and `promtool check metrics`) know what each one means.
+fn describe() {
+    metrics::describe_counter!(
+        "smsgw_agent_commands_total",
+        "Send commands journalled, by result (new or duplicate)"
+    );
+    metrics::describe_gauge!(
+        "smsgw_agent_mqtt_connected",
+        "1 while the agent is connected to the broker"
+    );
+    metrics::describe_counter!(
+        "smsgw_agent_mqtt_invalid_total",
+        "MQTT messages dropped because their topic or payload was invalid, by kind and reason"
+    );
+    metrics::describe_gauge!(
+        "smsgw_agent_outbox_events",
+        "Events waiting for the API's command/ack"
+    );
 }
 
 /// Serves `/metrics` on `addr` until shutdown; returns the bound address.

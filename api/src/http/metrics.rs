@@ -37,9 +37,88 @@ pub fn handle() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was installed before; /metrics stays empty");
             }
+            describe();
             handle
         })
         .clone()
+}
+
+/// HELP texts, so that scrapers (and `promtool check metrics`) know what each one means.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "smsgw_http_requests_total",
+        "HTTP requests by method, route template and status"
+    );
+    describe_histogram!(
+        "smsgw_http_request_duration_seconds",
+        "HTTP request duration by method, route template and status"
+    );
+    describe_counter!(
+        "smsgw_messages_accepted_total",
+        "Messages stored as queued by POST /api/v1/messages"
+    );
+    describe_counter!(
+        "smsgw_messages_canceled_total",
+        "Messages canceled before they left the API"
+    );
+    describe_counter!(
+        "smsgw_cancel_requests_total",
+        "Cancel requests for messages an agent may hold"
+    );
+    describe_counter!(
+        "smsgw_rate_limited_total",
+        "Requests refused by a key's rate limit"
+    );
+    describe_gauge!(
+        "smsgw_mqtt_connected",
+        "1 while this replica is connected to the broker"
+    );
+    describe_counter!(
+        "smsgw_mqtt_ingested_total",
+        "MQTT messages from agents applied, by kind and outcome"
+    );
+    describe_counter!(
+        "smsgw_mqtt_invalid_total",
+        "MQTT messages dropped because their topic or payload was invalid, by kind and reason"
+    );
+    describe_counter!(
+        "smsgw_mqtt_ingest_failed_total",
+        "MQTT events not applied because the database failed (the agent publishes them again)"
+    );
+    describe_counter!(
+        "smsgw_message_transitions_total",
+        "Message state changes reported by agents and applied, by site and state"
+    );
+    describe_counter!(
+        "smsgw_dispatch_published_total",
+        "Send commands published, first or retry"
+    );
+    describe_counter!(
+        "smsgw_dispatch_cancels_published_total",
+        "Cancel commands published"
+    );
+    describe_gauge!("smsgw_site_online", "1 while the site's agent is online");
+    describe_gauge!(
+        "smsgw_site_queue",
+        "Outbound messages of the site not yet handed to a modem"
+    );
+    describe_gauge!(
+        "smsgw_modem_up",
+        "1 while the modem is registered, its SIM ready and its circuit closed"
+    );
+    describe_gauge!(
+        "smsgw_modem_queue",
+        "Messages waiting for the modem at its agent"
+    );
+    describe_gauge!(
+        "smsgw_modem_signal_bars",
+        "Signal strength of the modem, 0 to 5 bars"
+    );
+    describe_gauge!(
+        "smsgw_modem_rssi_dbm",
+        "Received signal strength of the modem, dBm"
+    );
 }
 
 /// Counts and times every request.
@@ -63,6 +142,12 @@ pub async fn track(req: Request, next: Next) -> Response {
 /// `GET /metrics`: the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> Response {
+    if tokio::time::timeout(FLEET_TIMEOUT, fleet_gauges(&state.db))
+        .await
+        .is_err()
+    {
+        tracing::warn!("site and modem gauges skipped: the database is slow");
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -71,4 +156,47 @@ pub async fn render(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// How long a scrape waits for the site and modem gauges.
+const FLEET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Sets the gauges of every site and modem from the database, so that alerting on a
+/// branch or a modem (down, weak signal, growing queue) needs no other exporter. Every
+/// replica reports the same values: aggregate them with `max`.
+async fn fleet_gauges(db: &sqlx::PgPool) {
+    use metrics::gauge;
+    let (sites, modems) = match tokio::try_join!(
+        crate::store::sites::list(db),
+        crate::store::sites::all_modems(db)
+    ) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "site and modem gauges skipped");
+            return;
+        }
+    };
+    for site in sites {
+        let online = if site.presence == "online" { 1.0 } else { 0.0 };
+        gauge!("smsgw_site_online", "site" => site.id.clone()).set(online);
+        gauge!("smsgw_site_queue", "site" => site.id).set(site.queue as f64);
+    }
+    for modem in modems {
+        let field = |name: &str| modem.state.get(name);
+        let up = field("registered").and_then(|v| v.as_bool()) == Some(true)
+            && field("circuit").and_then(|v| v.as_str()) == Some("closed")
+            && field("sim").and_then(|v| v.as_str()) == Some("ready");
+        let labels = [("site", modem.site_id.clone()), ("modem", modem.id.clone())];
+        gauge!("smsgw_modem_up", &labels).set(if up { 1.0 } else { 0.0 });
+        if let Some(queue) = field("queue").and_then(|v| v.as_f64()) {
+            gauge!("smsgw_modem_queue", &labels).set(queue);
+        }
+        let signal = field("signal");
+        if let Some(bars) = signal.and_then(|s| s.get("bars")).and_then(|v| v.as_f64()) {
+            gauge!("smsgw_modem_signal_bars", &labels).set(bars);
+        }
+        if let Some(rssi) = signal.and_then(|s| s.get("rssi")).and_then(|v| v.as_f64()) {
+            gauge!("smsgw_modem_rssi_dbm", &labels).set(rssi);
+        }
+    }
 }

@@ -50,10 +50,14 @@ pub async fn handle(
     let (site, kind) = topics.parse(topic)?;
     let message = WireMessage::decode(kind, payload)?;
     let mut tx = db.begin().await?;
+    let mut transition = None;
     let (ack, outcome) = match &message {
         WireMessage::Status(event) => {
             let outcome = match events::apply_status(&mut tx, &site, event).await? {
-                events::StatusOutcome::Applied => "applied",
+                events::StatusOutcome::Applied => {
+                    transition = Some((site.to_string(), event.state.as_str()));
+                    "applied"
+                }
                 events::StatusOutcome::Stale => "stale",
                 events::StatusOutcome::Duplicate => "duplicate",
                 events::StatusOutcome::Ignored => "ignored",
@@ -91,5 +95,9 @@ pub async fn handle(
     tx.commit().await?;
     metrics::counter!("smsgw_mqtt_ingested_total", "kind" => kind.suffix(), "outcome" => outcome)
         .increment(1);
+    if let Some((site, state)) = transition {
+        metrics::counter!("smsgw_message_transitions_total", "site" => site, "state" => state)
+            .increment(1);
+    }
     Ok(Ingested { site, ack, outcome })
 }

@@ -84,6 +84,27 @@ pub async fn modems(db: &PgPool, site: &SiteId) -> Result<Vec<ModemRecord>, sqlx
     .await
 }
 
+/// A modem of any site with its last state, for the gauges of `/metrics`.
+#[derive(Debug, Clone)]
+pub struct SiteModem {
+    /// Its site.
+    pub site_id: String,
+    /// Modem id.
+    pub id: String,
+    /// The modem's entry of the last `state/modems` message.
+    pub state: serde_json::Value,
+}
+
+/// Every modem of every site.
+pub async fn all_modems(db: &PgPool) -> Result<Vec<SiteModem>, sqlx::Error> {
+    sqlx::query_as!(
+        SiteModem,
+        "SELECT site_id, id, state FROM modems ORDER BY site_id, id"
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Whether a site is registered.
 pub async fn exists(conn: &mut PgConnection, id: &SiteId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(

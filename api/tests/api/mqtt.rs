@@ -429,6 +429,22 @@ async fn a_message_travels_to_the_agent_and_its_events_come_back_confirmed() {
         let (_, list) = status_json(r).await;
         assert_eq!(list["messages"][0]["content"], "reply", "{list}");
 
+        // The modems' state reaches the site and the gauges of /metrics.
+        let modems = include_str!("../../../shared/tests/golden/state_modems.json");
+        agent
+            .publish(TopicKind::StateModems, modems.as_bytes().to_vec())
+            .await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM modems")
+            .fetch_one(&app.db)
+            .await
+            .expect("modems")
+            < 2
+        {
+            assert!(tokio::time::Instant::now() < deadline, "modems never stored");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
         // Malformed payloads are dropped, counted and do not stop the loop.
         agent
             .publish(TopicKind::EventStatus, b"{not json".to_vec())
@@ -450,6 +466,21 @@ async fn a_message_travels_to_the_agent_and_its_events_come_back_confirmed() {
                 .lines()
                 .any(|l| l.starts_with("smsgw_mqtt_invalid_total{")
                     && l.contains("kind=\"event/status\"")),
+            "{metrics}"
+        );
+        for line in [
+            "smsgw_site_online{site=\"main\"} 1",
+            "smsgw_modem_up{site=\"main\",modem=\"usb0\"} 1",
+            "smsgw_modem_up{site=\"main\",modem=\"usb1\"} 0",
+            "smsgw_modem_signal_bars{site=\"main\",modem=\"usb0\"} 4",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+        }
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("smsgw_message_transitions_total{")
+                    && l.contains("state=\"sent\"")),
             "{metrics}"
         );
         broker.stop().await;
