@@ -12,6 +12,7 @@ pub mod app;
 pub mod breaker;
 pub mod budget;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod journal;
 pub mod metrics;

@@ -59,6 +59,7 @@ impl Modem {
         let mut client_config = hilink::Config::new(config.url.clone());
         client_config.connect_timeout = millis(timing.modem_connect_timeout_ms);
         client_config.request_timeout = millis(timing.modem_request_timeout_ms);
+        client_config.utc_offset = Some(crate::clock::local_offset());
         if let Some(password) = &config.password {
             let user = config
                 .username

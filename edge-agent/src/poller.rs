@@ -323,9 +323,11 @@ fn assemble(inbox: &[Message]) -> Vec<Received> {
     texts
 }
 
-/// When the modem received a message: its `Date` (device-local, taken as UTC).
+/// When the modem received a message: its `Date`, in the box's local time.
 fn received_at(message: &Message) -> Option<OffsetDateTime> {
-    message.datetime().map(|local| local.assume_utc())
+    message
+        .datetime()
+        .map(|local| crate::clock::device_time(local, crate::clock::local_offset()))
 }
 
 /// A failure of one poll round.
