@@ -75,6 +75,7 @@ impl Application {
             jwt_secret: config.jwt_secret.clone().filter(|s| !s.expose().is_empty()),
             default_rate_limit: config.default_rate_limit,
             admin_session: time::Duration::hours(i64::from(config.admin_session_hours.max(1))),
+            accept: http::accept::Accepter::start(db.clone()),
         };
         let listener = TcpListener::bind(config.http_addr)
             .await
