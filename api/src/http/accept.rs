@@ -229,9 +229,9 @@ struct Candidate<'a> {
     message: &'a NewMessage,
 }
 
-/// The batch transaction: claims idempotency keys, checks bodies, routes, spends rate
-/// limits, inserts messages and stores idempotent answers, each step one statement for the
-/// whole batch; then commits.
+/// The batch transaction: claims idempotency keys, checks bodies, routes, inserts messages,
+/// spends rate limits and stores idempotent answers, each step one statement for the whole
+/// batch (a step with nothing to do is skipped); then commits.
 async fn in_one_transaction(
     db: &PgPool,
     submissions: &[&Submission],
@@ -295,41 +295,9 @@ async fn in_one_transaction(
         }
     }
 
-    // Rate limits last before the insert: their row locks are held until the commit.
-    let key_ids: Vec<i64> = routed.iter().map(|(c, _)| c.submission.key.id).collect();
-    let mut windows: HashMap<i64, _> = if key_ids.is_empty() {
-        HashMap::new()
-    } else {
-        store::rate_limit::lock_windows(&mut tx, &key_ids)
-            .await?
-            .into_iter()
-            .map(|w| (w.key_id, w))
-            .collect()
-    };
-    let mut granted = Vec::new();
-    for (candidate, site) in routed {
-        let key = &candidate.submission.key;
-        let Some(window) = windows.get_mut(&key.id) else {
-            answers[candidate.index] = Some(Err(ApiError::Internal(format!(
-                "no rate-limit window for key {}",
-                key.prefix
-            ))));
-            continue;
-        };
-        match window.take(key.rate_limit) {
-            Decision::Allowed(rate) => granted.push((candidate, site, rate)),
-            Decision::Refused(rate) => {
-                metrics::counter!("smsgw_rate_limited_total").increment(1);
-                answers[candidate.index] = Some(Err(ApiError::RateLimited(rate)));
-            }
-        }
-    }
-    let windows: Vec<_> = windows.into_values().collect();
-    store::rate_limit::spend(&mut tx, &windows).await?;
-
-    let outbound: Vec<Outbound<'_>> = granted
+    let outbound: Vec<Outbound<'_>> = routed
         .iter()
-        .map(|(candidate, site, _)| Outbound {
+        .map(|(candidate, site)| Outbound {
             message: candidate.message,
             site,
             owner_key_id: candidate.submission.key.id,
@@ -342,10 +310,48 @@ async fn in_one_transaction(
         .collect();
     let rows = store::messages::insert_outbound(&mut tx, &outbound).await?;
 
+    // The rate limits last: their row locks are held until the commit. Messages beyond a
+    // key's budget are refused and their rows discarded.
+    let wanted: Vec<(i64, i32)> = routed
+        .iter()
+        .map(|(c, _)| (c.submission.key.id, c.submission.key.rate_limit))
+        .collect();
+    let mut grants: HashMap<i64, _> = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        store::rate_limit::spend(&mut tx, &wanted)
+            .await?
+            .into_iter()
+            .map(|g| (g.key_id, g))
+            .collect()
+    };
+    let mut created = Vec::new();
+    let mut discarded = Vec::new();
+    for ((candidate, _), row) in routed.into_iter().zip(rows) {
+        let key = &candidate.submission.key;
+        let decision = grants.get_mut(&key.id).map(|g| g.take(key.rate_limit));
+        match decision {
+            Some(Decision::Allowed(rate)) => created.push((candidate, row, rate)),
+            Some(Decision::Refused(rate)) => {
+                metrics::counter!("smsgw_rate_limited_total").increment(1);
+                discarded.push(row.id);
+                answers[candidate.index] = Some(Err(ApiError::RateLimited(rate)));
+            }
+            None => {
+                discarded.push(row.id);
+                answers[candidate.index] = Some(Err(ApiError::Internal(format!(
+                    "no rate-limit grant for key {}",
+                    key.prefix
+                ))));
+            }
+        }
+    }
+    store::messages::discard(&mut tx, &discarded).await?;
+
     // Idempotent answers are stored with their messages; refused requests give their
     // idempotency keys back, as if they had never come.
     let mut completed = Vec::new();
-    for ((candidate, _, rate), row) in granted.iter().zip(rows) {
+    for (candidate, row, rate) in created {
         if let Some((key, _)) = &candidate.submission.idempotency {
             completed.push(store::idempotency::Answer {
                 key_id: candidate.submission.key.id,
@@ -356,7 +362,7 @@ async fn in_one_transaction(
         }
         answers[candidate.index] = Some(Ok(Accepted::Created {
             row: Box::new(row),
-            rate: *rate,
+            rate,
         }));
     }
     store::idempotency::complete(&mut tx, &completed).await?;

@@ -187,6 +187,18 @@ pub async fn insert_outbound(
         .collect()
 }
 
+/// Deletes messages stored earlier in this transaction and then refused: a batch cannot
+/// roll back part of itself. Their history goes with them; nobody else ever saw them.
+pub async fn discard(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!("DELETE FROM messages WHERE id = ANY($1)", ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Appends a status change made by the API itself to the history of each message; the
 /// change happens at the transaction's time, which is also when the rows changed.
 async fn record_api_events(
