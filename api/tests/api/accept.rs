@@ -186,3 +186,40 @@ async fn a_request_that_breaks_the_batch_fails_alone() {
     );
     assert_eq!(app.message_count().await, 2);
 }
+
+#[tokio::test]
+async fn a_batch_larger_than_what_is_left_gets_exactly_the_rest() {
+    let app = spawn_app().await;
+    app.create_site("main").await;
+    app.create_key(4, None).await;
+    let key = only_key(&app).await;
+    let body = json!({"phone": "+33612345678", "content": "hi"});
+    let first = accept_batch(&app.db, &[submission(&key, body.clone(), None)]).await;
+    assert!(matches!(first[..], [Ok(Accepted::Created { .. })]));
+
+    let batch: Vec<Submission> = (0..5)
+        .map(|_| submission(&key, body.clone(), None))
+        .collect();
+    let answers = accept_batch(&app.db, &batch).await;
+    let remaining: Vec<Option<u32>> = answers
+        .iter()
+        .map(|a| match a {
+            Ok(Accepted::Created { rate, .. }) => Some(rate.remaining),
+            Err(ApiError::RateLimited(rate)) => {
+                assert_eq!(rate.remaining, 0);
+                None
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(remaining, [Some(2), Some(1), Some(0), None, None]);
+    // The refused messages left nothing behind, not even their history.
+    assert_eq!(app.message_count().await, 4);
+    let (events, spent): (i64, i32) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM message_events), (SELECT count FROM rate_limit_windows)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counts");
+    assert_eq!((events, spent), (4, 4));
+}
