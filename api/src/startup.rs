@@ -4,7 +4,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::{Connection, PgPool, postgres::PgPoolOptions};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -53,12 +53,28 @@ pub struct Application {
 
 /// A pool for the configured database. It connects lazily, so a server whose database is
 /// down still starts (with `--no-migrate`) and reports itself unready until it returns.
+///
+/// sqlx pings every connection it hands out by default: a round trip before every query of
+/// every request. Only connections idle for a while are pinged here; a busy connection that
+/// breaks fails its next query and is discarded.
 pub fn pool(config: &ServeConfig) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(config.database.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy(config.database.database_url.expose())
 }
+
+/// How long a pooled connection may sit idle before it is pinged on its way out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 impl Application {
     /// Connects, migrates (unless `no_migrate`) and binds.
@@ -87,6 +103,7 @@ impl Application {
             default_rate_limit: config.default_rate_limit,
             admin_session: time::Duration::hours(i64::from(config.admin_session_hours.max(1))),
             broker: broker.clone(),
+            accept: http::accept::Accepter::start(db.clone()),
         };
         let listener = TcpListener::bind(config.http_addr)
             .await

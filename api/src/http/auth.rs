@@ -64,14 +64,11 @@ fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthenticatedKey, ApiError> {
     let presented = presented_key(headers)?;
     let secret = ApiKeySecret::parse(presented).map_err(|_| ApiError::InvalidApiKey)?;
-    let record = store::keys::find_by_hash(&state.db, &state.pepper.hash(&secret))
+    let record = store::keys::find_and_touch(&state.db, &state.pepper.hash(&secret))
         .await?
         .ok_or(ApiError::InvalidApiKey)?;
     if record.revoked_at.is_some() {
         return Err(ApiError::RevokedApiKey);
-    }
-    if let Err(e) = store::keys::touch(&state.db, record.id).await {
-        tracing::warn!(error = %e, "could not record the key's last use");
     }
     Ok(AuthenticatedKey {
         id: record.id,

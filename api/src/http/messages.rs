@@ -3,7 +3,8 @@
 //!
 //! Sending stores the message (status `queued`), spends one unit of the key's rate limit
 //! and records the idempotency answer in ONE transaction: either all of it happens or
-//! none of it does.
+//! none of it does. That transaction is shared with concurrent sends (group commit, see
+//! [`super::accept`]); each request still waits for its commit before it is answered.
 
 use axum::{
     Extension, Json,
@@ -15,12 +16,12 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use smsgw_shared::state::MessageState;
-use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     AppState,
+    accept::{Accepted, Submission},
     auth::AuthenticatedKey,
     error::{ApiError, Problem},
     json::ApiJson,
@@ -35,9 +36,7 @@ use crate::{
     store::{
         self,
         dispatch::CancelRequest,
-        idempotency::Claim,
         messages::{EventRow, MessageRow},
-        rate_limit::Decision,
     },
 };
 
@@ -230,26 +229,9 @@ fn request_hash(body: &Value) -> Vec<u8> {
     Sha256::digest(&bytes).to_vec()
 }
 
-/// The site a message goes to: its own, else its key's default, else the router's choice.
-async fn choose_site(
-    conn: &mut PgConnection,
-    message: &NewMessage,
-    key: &AuthenticatedKey,
-) -> Result<String, ApiError> {
-    if let Some(site) = &message.site {
-        if store::sites::exists(conn, site).await? {
-            return Ok(site.to_string());
-        }
-        return Err(ApiError::InvalidBody(FieldError::unknown_site(
-            site.as_str(),
-        )));
-    }
-    if let Some(site) = &key.default_site {
-        return Ok(site.clone());
-    }
-    store::sites::pick_for_routing(conn)
-        .await?
-        .ok_or(ApiError::NoSite)
+/// The JSON body of a message answer; the batch stores it as the idempotent answer, too.
+pub fn message_body(row: MessageRow) -> Result<Value, serde_json::Error> {
+    serde_json::to_value(MessageView::from(row))
 }
 
 /// `POST /api/v1/messages`: validate, route and store a message as `queued`.
@@ -277,52 +259,37 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let idempotency = idempotency_key(&headers)?;
     let ApiJson { value, raw } = body;
-    let parsed = NewMessage::parse(value, state.region, OffsetDateTime::now_utc());
-
-    let mut tx = state.db.begin().await?;
-    if let Some(idem) = &idempotency {
-        match store::idempotency::claim(&mut tx, key.id, idem, &request_hash(&raw)).await? {
-            Claim::Fresh => {}
-            Claim::Replay { status, body } => {
-                tx.rollback().await?;
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                let mut response = (status, Json(body)).into_response();
-                response
-                    .headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                return Ok(response);
-            }
-            Claim::Conflict => return Err(ApiError::IdempotencyConflict),
-        }
-    }
-    let message = parsed.map_err(ApiError::InvalidBody)?;
-    let site = choose_site(&mut tx, &message, &key).await?;
-    let row =
-        store::messages::insert_outbound(&mut tx, &message, &site, key.id, idempotency.as_deref())
-            .await?;
-    // Spend the rate limit last: its row lock serialises the key's concurrent sends, so it
-    // is held only for the rest of this transaction, not for routing and inserting.
-    let rate = match store::rate_limit::consume(&mut tx, key.id, key.rate_limit).await? {
-        Decision::Allowed(rate) => rate,
-        Decision::Refused(rate) => {
-            metrics::counter!("smsgw_rate_limited_total").increment(1);
-            return Err(ApiError::RateLimited(rate));
-        }
+    let message = NewMessage::parse(value, state.region, OffsetDateTime::now_utc());
+    // Without an idempotency key (whose record could answer first) an invalid body is
+    // refused here, without a transaction.
+    let message = match (message, &idempotency) {
+        (Err(e), None) => return Err(ApiError::InvalidBody(e)),
+        (message, _) => message,
     };
-    let id = row.id;
-    let body = serde_json::to_value(MessageView::from(row))
-        .map_err(|e| ApiError::Internal(format!("cannot serialise a message: {e}")))?;
-    if let Some(idem) = &idempotency {
-        store::idempotency::complete(&mut tx, key.id, idem, StatusCode::CREATED.as_u16(), &body)
-            .await?;
-    }
-    tx.commit().await?;
+    let prefix = key.prefix.clone();
+    let submission = Submission {
+        idempotency: idempotency.map(|k| (k, request_hash(&raw))),
+        key,
+        message,
+    };
+    let (row, rate) = match state.accept.submit(submission).await? {
+        Accepted::Replay { status, body } => {
+            let mut response = (status, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(response);
+        }
+        Accepted::Created { row, rate } => (*row, rate),
+    };
     if let Some(broker) = &state.broker {
         broker.wake_dispatcher();
     }
     metrics::counter!("smsgw_messages_accepted_total").increment(1);
-    tracing::info!(message_id = %id, site = %site, key = %key.prefix, "message queued");
-
+    let id = row.id;
+    tracing::info!(message_id = %id, site = row.site_id.as_deref().unwrap_or_default(), key = %prefix, "message queued");
+    let body = message_body(row)
+        .map_err(|e| ApiError::Internal(format!("cannot serialise a message: {e}")))?;
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/messages/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);

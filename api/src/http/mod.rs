@@ -1,9 +1,11 @@
 //! The HTTP API: one [`AppState`] shared by all handlers and [`router`], which merges one
 //! module per resource. A reader finds an endpoint by its noun: `messages.rs`,
-//! `sites.rs`, `health.rs`, `admin.rs` (keys and sites for administrators); cross-cutting parts are `auth.rs` (API keys and rate-limit headers), `session.rs` (admin login),
-//! `json.rs` (body extractor), `error.rs` (problem answers), `metrics.rs` and
-//! `openapi.rs` (the OpenAPI document and Swagger UI).
+//! `sites.rs`, `health.rs`, `admin.rs` (keys and sites for administrators); cross-cutting
+//! parts are `auth.rs` (API keys and rate-limit headers), `accept.rs` (the group commit
+//! behind sending), `session.rs` (admin login), `json.rs` (body extractor), `error.rs`
+//! (problem answers), `metrics.rs` and `openapi.rs` (the OpenAPI document and Swagger UI).
 
+pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod error;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub admin_session: time::Duration,
     /// The broker connection, when one is configured.
     pub broker: Option<Arc<BrokerStatus>>,
+    /// Stores sent messages in shared transactions (group commit).
+    pub accept: accept::Accepter,
 }
 
 /// All routes of the API.

@@ -62,28 +62,29 @@ pub async fn create(
     Ok((secret, record))
 }
 
-/// Finds a key by HMAC, revoked or not.
-pub async fn find_by_hash(db: &PgPool, hash: &[u8]) -> Result<Option<KeyRecord>, sqlx::Error> {
+/// Finds a key by HMAC, revoked or not, and notes that it was used, in one round trip:
+/// every authenticated request asks, so the lookup and the touch share a statement.
+/// `last_used_at` is written at most once a minute per key (and never for a revoked key),
+/// so the common case writes nothing; the record shows the time before this use.
+pub async fn find_and_touch(db: &PgPool, hash: &[u8]) -> Result<Option<KeyRecord>, sqlx::Error> {
     sqlx::query_as!(
         KeyRecord,
-        r#"SELECT id, prefix, name, rate_limit, default_site, created_at, last_used_at, revoked_at
-           FROM api_keys WHERE hash = $1"#,
+        r#"WITH found AS (
+               SELECT id, prefix, name, rate_limit, default_site, created_at, last_used_at,
+                      revoked_at
+               FROM api_keys WHERE hash = $1),
+           touched AS (
+               UPDATE api_keys k SET last_used_at = now()
+               FROM found
+               WHERE k.id = found.id AND k.revoked_at IS NULL
+                 AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'))
+           SELECT id AS "id!", prefix AS "prefix!", name AS "name!", rate_limit AS "rate_limit!",
+                  default_site, created_at AS "created_at!", last_used_at, revoked_at
+           FROM found"#,
         hash,
     )
     .fetch_optional(db)
     .await
-}
-
-/// Notes that a key was used; writes at most once a minute per key.
-pub async fn touch(db: &PgPool, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"UPDATE api_keys SET last_used_at = now()
-           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"#,
-        id,
-    )
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// Every key, oldest first.

@@ -2,6 +2,8 @@
 //! a key sees the messages it sent, and the inbound messages of its default site (of
 //! every site when it has none).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 use smsgw_shared::{ids::MessageId, state::MessageState};
 use sqlx::{PgConnection, PgPool};
@@ -97,59 +99,121 @@ pub struct EventRow {
     pub applied: bool,
 }
 
-/// Stores an outbound message as `queued` for `site`, with the first entry of its history.
+/// An outbound message ready to store: checked, routed and within its key's budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Outbound<'a> {
+    /// The message.
+    pub message: &'a NewMessage,
+    /// The site it goes through.
+    pub site: &'a str,
+    /// The key that sent it.
+    pub owner_key_id: i64,
+    /// Its `Idempotency-Key`, if it came with one.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Stores outbound messages as `queued`, each with the first entry of its history: two
+/// statements however many messages a batch holds. The rows come back in the order of
+/// `messages`.
 pub async fn insert_outbound(
     conn: &mut PgConnection,
-    message: &NewMessage,
-    site: &str,
-    owner_key_id: i64,
-    idempotency_key: Option<&str>,
-) -> Result<MessageRow, sqlx::Error> {
-    let id = MessageId::new().as_uuid();
-    let info = message.text.info();
-    let row = sqlx::query_as!(
+    messages: &[Outbound<'_>],
+) -> Result<Vec<MessageRow>, sqlx::Error> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = messages
+        .iter()
+        .map(|_| MessageId::new().as_uuid())
+        .collect();
+    let infos: Vec<_> = messages.iter().map(|m| m.message.text.info()).collect();
+    let sites: Vec<&str> = messages.iter().map(|m| m.site).collect();
+    let modems: Vec<Option<&str>> = messages
+        .iter()
+        .map(|m| m.message.modem.as_ref().map(|id| id.as_str()))
+        .collect();
+    let phones: Vec<&str> = messages.iter().map(|m| m.message.phone.as_str()).collect();
+    let texts: Vec<&str> = messages.iter().map(|m| m.message.text.as_str()).collect();
+    let encodings: Vec<&str> = infos.iter().map(|i| i.encoding.as_str()).collect();
+    let segments: Vec<i32> = infos
+        .iter()
+        .map(|i| i32::try_from(i.segments).unwrap_or(i32::MAX))
+        .collect();
+    let priorities: Vec<i16> = messages.iter().map(|m| m.message.priority).collect();
+    let reports: Vec<bool> = messages.iter().map(|m| m.message.delivery_report).collect();
+    let expiries: Vec<Option<OffsetDateTime>> =
+        messages.iter().map(|m| m.message.expires_at).collect();
+    let metadata: Vec<Option<&Value>> = messages
+        .iter()
+        .map(|m| m.message.metadata.as_ref())
+        .collect();
+    let owners: Vec<i64> = messages.iter().map(|m| m.owner_key_id).collect();
+    let idempotency_keys: Vec<Option<&str>> = messages.iter().map(|m| m.idempotency_key).collect();
+    let rows = sqlx::query_as!(
         MessageRow,
         r#"INSERT INTO messages (id, direction, site_id, modem_id, phone, content, encoding,
                                  segments, status, priority, delivery_report, expires_at,
                                  metadata, owner_key_id, idempotency_key, queued_at,
                                  next_dispatch_at)
-           VALUES ($1, 'outbound', $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12,
-                   $13, now(), now())
+           SELECT id, 'outbound', site_id, modem_id, phone, content, encoding, segments,
+                  'queued', priority, delivery_report, expires_at, metadata, owner_key_id,
+                  idempotency_key, now(), now()
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::int[], $8::smallint[], $9::boolean[], $10::timestamptz[],
+                       $11::jsonb[], $12::bigint[], $13::text[])
+                AS m(id, site_id, modem_id, phone, content, encoding, segments, priority,
+                     delivery_report, expires_at, metadata, owner_key_id, idempotency_key)
            RETURNING *"#,
-        id,
-        site,
-        message.modem.as_ref().map(|m| m.as_str()),
-        message.phone.as_str(),
-        message.text.as_str(),
-        info.encoding.as_str(),
-        i32::try_from(info.segments).unwrap_or(i32::MAX),
-        message.priority,
-        message.delivery_report,
-        message.expires_at,
-        message.metadata,
-        owner_key_id,
-        idempotency_key,
+        &ids,
+        &sites as &[&str],
+        &modems as _,
+        &phones as &[&str],
+        &texts as &[&str],
+        &encodings as &[&str],
+        &segments,
+        &priorities,
+        &reports,
+        &expiries as _,
+        &metadata as _,
+        &owners,
+        &idempotency_keys as _,
     )
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    record_api_event(conn, id, MessageState::Queued, row.created_at).await?;
-    Ok(row)
+    record_api_events(conn, &ids, MessageState::Queued).await?;
+    let mut by_id: HashMap<Uuid, MessageRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+    ids.iter()
+        .map(|id| by_id.remove(id).ok_or(sqlx::Error::RowNotFound))
+        .collect()
 }
 
-/// Appends a status change made by the API itself to a message's history.
-async fn record_api_event(
+/// Deletes messages stored earlier in this transaction and then refused: a batch cannot
+/// roll back part of itself. Their history goes with them; nobody else ever saw them.
+pub async fn discard(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!("DELETE FROM messages WHERE id = ANY($1)", ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends a status change made by the API itself to the history of each message; the
+/// change happens at the transaction's time, which is also when the rows changed.
+async fn record_api_events(
     conn: &mut PgConnection,
-    message_id: Uuid,
+    message_ids: &[Uuid],
     state: MessageState,
-    at: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
+    let event_ids: Vec<Uuid> = message_ids.iter().map(|_| Uuid::now_v7()).collect();
     sqlx::query!(
         r#"INSERT INTO message_events (event_id, message_id, state, source, at, applied)
-           VALUES ($1, $2, $3, 'api', $4, true)"#,
-        Uuid::now_v7(),
-        message_id,
+           SELECT event_id, message_id, $3, 'api', now(), true
+           FROM unnest($1::uuid[], $2::uuid[]) AS e(event_id, message_id)"#,
+        &event_ids,
+        message_ids,
         state.as_str(),
-        at,
     )
     .execute(conn)
     .await?;
@@ -185,7 +249,7 @@ pub async fn mark_canceled(conn: &mut PgConnection, id: Uuid) -> Result<MessageR
     )
     .fetch_one(&mut *conn)
     .await?;
-    record_api_event(conn, id, MessageState::Canceled, row.updated_at).await?;
+    record_api_events(conn, &[id], MessageState::Canceled).await?;
     Ok(row)
 }
 

@@ -105,14 +105,14 @@ pub async fn all_modems(db: &PgPool) -> Result<Vec<SiteModem>, sqlx::Error> {
     .await
 }
 
-/// Whether a site is registered.
-pub async fn exists(conn: &mut PgConnection, id: &SiteId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM sites WHERE id = $1) AS "exists!""#,
-        id.as_str()
-    )
-    .fetch_one(conn)
-    .await
+/// Which of these sites are registered (one query for a whole batch of messages).
+pub async fn registered(
+    conn: &mut PgConnection,
+    ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT id FROM sites WHERE id = ANY($1)", ids)
+        .fetch_all(conn)
+        .await
 }
 
 /// The site for a message that names none and whose key has no default: the only site,

@@ -1,6 +1,7 @@
 //! The integration tests of smsgw-api: one binary, each test with its own database and
 //! its own app on port 0 (see `helpers.rs`).
 
+mod accept;
 mod admin;
 mod auth;
 mod cli;

@@ -1,0 +1,428 @@
+//! Group commit for `POST /api/v1/messages`.
+//!
+//! Every accepted message must be committed before its 201, and a commit costs a WAL flush;
+//! every message of a key also spends from one rate-limit row, whose lock serialises that
+//! key's sends. One transaction per request would therefore accept one message per flush.
+//! Here concurrent requests share a transaction instead: the handler hands its request to
+//! the [`Accepter`], a per-process task that gathers what has queued up while the previous
+//! batch was in flight and stores it in ONE transaction, with one statement per step
+//! whatever the batch size (see [`accept_batch`]). Each request still waits for the commit
+//! of its own batch, so nothing is answered from memory: a replica that dies loses only
+//! requests that have not been answered yet.
+//!
+//! Each request keeps its own answer: a replay, a refusal (invalid body, unknown site, rate
+//! limit) or its stored message. A batch whose statements fail is rolled back and its
+//! requests are tried again one by one, so one bad request cannot fail the others; a batch
+//! whose commit fails answers every request with an error, because its outcome is unknown.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::Arc,
+};
+
+use axum::http::StatusCode;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::{auth::AuthenticatedKey, error::ApiError, messages::message_body};
+use crate::{
+    domain::{FieldError, new_message::NewMessage},
+    store::{
+        self,
+        idempotency::{Claim, Ticket},
+        messages::{MessageRow, Outbound},
+        rate_limit::{Decision, RateLimitStatus},
+    },
+};
+
+/// Most requests in one transaction.
+pub const MAX_BATCH: usize = 256;
+/// Batches in flight at once per process. Batches of one key wait for each other on the
+/// key's rate-limit row anyway; a second batch is prepared while the first commits.
+pub const CONCURRENT_BATCHES: usize = 2;
+/// Requests waiting for a batch before `submit` waits for room.
+const QUEUE: usize = 4096;
+
+/// A request to send a message, as the handler has checked it.
+#[derive(Debug)]
+pub struct Submission {
+    /// The key it came with.
+    pub key: AuthenticatedKey,
+    /// Its `Idempotency-Key` and body hash, if it has one.
+    pub idempotency: Option<(String, Vec<u8>)>,
+    /// The message, or why the body is invalid (reported unless the idempotency key replays
+    /// or conflicts first).
+    pub message: Result<NewMessage, FieldError>,
+}
+
+/// The answer to an accepted request.
+#[derive(Debug)]
+pub enum Accepted {
+    /// Stored as `queued`; `rate` is the key's budget after it.
+    Created {
+        /// The stored row.
+        row: Box<MessageRow>,
+        /// The budget for the rate-limit headers.
+        rate: RateLimitStatus,
+    },
+    /// The same idempotency key and body came before: its answer again.
+    Replay {
+        /// Status of the first answer.
+        status: StatusCode,
+        /// Body of the first answer.
+        body: Value,
+    },
+}
+
+type Answer = Result<Accepted, ApiError>;
+
+struct Job {
+    submission: Submission,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The handle of the process's group-commit task; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Accepter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Accepter {
+    /// Starts the group-commit task on the current runtime.
+    pub fn start(db: PgPool) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        tokio::spawn(gather(db, jobs));
+        Self { queue }
+    }
+
+    /// Stores a message with the next batch and waits for that batch's commit.
+    pub async fn submit(&self, submission: Submission) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { submission, reply })
+            .await
+            .map_err(|_| ApiError::Internal("the group-commit task has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| ApiError::Internal("the group-commit task dropped a request".into()))?
+    }
+}
+
+/// The idempotency key of a job, which must not appear twice in one batch: the second
+/// would wait on the claim of the first, which is in its own transaction.
+fn ticket_id(job: &Job) -> Option<(i64, &str)> {
+    let s = &job.submission;
+    s.idempotency.as_ref().map(|(k, _)| (s.key.id, k.as_str()))
+}
+
+/// Adds `job` to `batch`, or to `later` when its idempotency key is already in the batch.
+fn add(batch: &mut Vec<Job>, later: &mut VecDeque<Job>, job: Job) {
+    if let Some(id) = ticket_id(&job)
+        && batch.iter().any(|other| ticket_id(other) == Some(id))
+    {
+        later.push_back(job);
+    } else {
+        batch.push(job);
+    }
+}
+
+/// Forms batches from what is queued whenever a batch slot is free, and runs them.
+async fn gather(db: PgPool, mut jobs: mpsc::Receiver<Job>) {
+    let slots = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
+    let mut later: VecDeque<Job> = VecDeque::new();
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::new();
+        for job in std::mem::take(&mut later) {
+            add(&mut batch, &mut later, job);
+        }
+        if batch.is_empty() {
+            // Nothing deferred: wait for the next request.
+            match jobs.recv().await {
+                Some(job) => batch.push(job),
+                None => return,
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => add(&mut batch, &mut later, job),
+                Err(_) => break,
+            }
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            let (submissions, replies): (Vec<Submission>, Vec<_>) =
+                batch.into_iter().map(|j| (j.submission, j.reply)).unzip();
+            let answers = accept_batch(&db, &submissions).await;
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                // A request whose client went away does not take its answer.
+                let _ = reply.send(answer);
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Why a batch transaction did not commit.
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    /// A statement failed: the transaction is rolled back and nothing of it stays.
+    #[error("a statement of the batch failed: {0}")]
+    Statement(#[from] sqlx::Error),
+    /// A stored message could not be rendered for its idempotency record (rolled back).
+    #[error("cannot render a stored message: {0}")]
+    Render(#[from] serde_json::Error),
+    /// The commit failed: what it did is unknown.
+    #[error("the commit of the batch failed: {0}")]
+    Commit(sqlx::Error),
+}
+
+impl BatchError {
+    /// The answer of one request of a failed batch.
+    fn answer(self) -> ApiError {
+        match self {
+            BatchError::Statement(e) | BatchError::Commit(e) => ApiError::Database(e),
+            BatchError::Render(e) => ApiError::Internal(format!("cannot render a message: {e}")),
+        }
+    }
+}
+
+/// Stores what can be stored of `submissions` in one transaction; one answer per
+/// submission, in order. If the transaction fails before its commit, nothing of it stays
+/// and the submissions are tried again one by one, each in its own transaction.
+pub async fn accept_batch(db: &PgPool, submissions: &[Submission]) -> Vec<Answer> {
+    let all: Vec<&Submission> = submissions.iter().collect();
+    match in_one_transaction(db, &all).await {
+        Ok(answers) => answers,
+        Err(e @ BatchError::Commit(_)) => {
+            tracing::error!(error = %e, size = all.len(), "a batch commit failed; its requests are answered with errors");
+            all.iter()
+                .map(|_| Err(ApiError::Internal(e.to_string())))
+                .collect()
+        }
+        Err(e) if all.len() == 1 => vec![Err(e.answer())],
+        Err(e) => {
+            tracing::warn!(error = %e, size = all.len(), "a batch failed; storing its messages one by one");
+            metrics::counter!("smsgw_accept_batches_split_total").increment(1);
+            let mut answers = Vec::with_capacity(all.len());
+            for submission in all {
+                answers.push(match in_one_transaction(db, &[submission]).await {
+                    Ok(mut one) => one.pop().unwrap_or_else(|| {
+                        Err(ApiError::Internal("a batch of one gave no answer".into()))
+                    }),
+                    Err(e) => Err(e.answer()),
+                });
+            }
+            answers
+        }
+    }
+}
+
+/// A request of the batch that has passed every check so far.
+struct Candidate<'a> {
+    /// Its place in the batch.
+    index: usize,
+    submission: &'a Submission,
+    message: &'a NewMessage,
+}
+
+/// The batch transaction: claims idempotency keys, checks bodies, routes, inserts messages,
+/// spends rate limits and stores idempotent answers, each step one statement for the whole
+/// batch (a step with nothing to do is skipped); then commits.
+async fn in_one_transaction(
+    db: &PgPool,
+    submissions: &[&Submission],
+) -> Result<Vec<Answer>, BatchError> {
+    let mut answers: Vec<Option<Answer>> = submissions.iter().map(|_| None).collect();
+    let mut tx = db.begin().await?;
+
+    // Idempotency keys first: a replay or a conflict answers before anything else.
+    let ticketed: Vec<(usize, Ticket)> = submissions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let (key, hash) = s.idempotency.as_ref()?;
+            Some((
+                i,
+                Ticket {
+                    key_id: s.key.id,
+                    idempotency_key: key.clone(),
+                    request_hash: hash.clone(),
+                },
+            ))
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    if !ticketed.is_empty() {
+        let tickets: Vec<Ticket> = ticketed.iter().map(|(_, t)| t.clone()).collect();
+        let claims = store::idempotency::claim(&mut tx, &tickets).await?;
+        for ((i, ticket), claim) in ticketed.into_iter().zip(claims) {
+            match claim {
+                Claim::Fresh => fresh.push((i, ticket)),
+                Claim::Replay { status, body } => {
+                    answers[i] = Some(Ok(Accepted::Replay {
+                        status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                        body,
+                    }));
+                }
+                Claim::Conflict => answers[i] = Some(Err(ApiError::IdempotencyConflict)),
+            }
+        }
+    }
+
+    let mut candidates = Vec::new();
+    for (index, submission) in submissions.iter().enumerate() {
+        match (&answers[index], &submission.message) {
+            (Some(_), _) => {}
+            (None, Err(e)) => answers[index] = Some(Err(ApiError::InvalidBody(e.clone()))),
+            (None, Ok(message)) => candidates.push(Candidate {
+                index,
+                submission,
+                message,
+            }),
+        }
+    }
+
+    let sites = choose_sites(&mut tx, &candidates).await?;
+    let mut routed = Vec::new();
+    for (candidate, site) in candidates.into_iter().zip(sites) {
+        match site {
+            Ok(site) => routed.push((candidate, site)),
+            Err(e) => answers[candidate.index] = Some(Err(e)),
+        }
+    }
+
+    let outbound: Vec<Outbound<'_>> = routed
+        .iter()
+        .map(|(candidate, site)| Outbound {
+            message: candidate.message,
+            site,
+            owner_key_id: candidate.submission.key.id,
+            idempotency_key: candidate
+                .submission
+                .idempotency
+                .as_ref()
+                .map(|(k, _)| k.as_str()),
+        })
+        .collect();
+    let rows = store::messages::insert_outbound(&mut tx, &outbound).await?;
+
+    // The rate limits last: their row locks are held until the commit. Messages beyond a
+    // key's budget are refused and their rows discarded.
+    let wanted: Vec<(i64, i32)> = routed
+        .iter()
+        .map(|(c, _)| (c.submission.key.id, c.submission.key.rate_limit))
+        .collect();
+    let mut grants: HashMap<i64, _> = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        store::rate_limit::spend(&mut tx, &wanted)
+            .await?
+            .into_iter()
+            .map(|g| (g.key_id, g))
+            .collect()
+    };
+    let mut created = Vec::new();
+    let mut discarded = Vec::new();
+    for ((candidate, _), row) in routed.into_iter().zip(rows) {
+        let key = &candidate.submission.key;
+        let decision = grants.get_mut(&key.id).map(|g| g.take(key.rate_limit));
+        match decision {
+            Some(Decision::Allowed(rate)) => created.push((candidate, row, rate)),
+            Some(Decision::Refused(rate)) => {
+                metrics::counter!("smsgw_rate_limited_total").increment(1);
+                discarded.push(row.id);
+                answers[candidate.index] = Some(Err(ApiError::RateLimited(rate)));
+            }
+            None => {
+                discarded.push(row.id);
+                answers[candidate.index] = Some(Err(ApiError::Internal(format!(
+                    "no rate-limit grant for key {}",
+                    key.prefix
+                ))));
+            }
+        }
+    }
+    store::messages::discard(&mut tx, &discarded).await?;
+
+    // Idempotent answers are stored with their messages; refused requests give their
+    // idempotency keys back, as if they had never come.
+    let mut completed = Vec::new();
+    for (candidate, row, rate) in created {
+        if let Some((key, _)) = &candidate.submission.idempotency {
+            completed.push(store::idempotency::Answer {
+                key_id: candidate.submission.key.id,
+                idempotency_key: key.clone(),
+                status: StatusCode::CREATED.as_u16(),
+                body: message_body(row.clone())?,
+            });
+        }
+        answers[candidate.index] = Some(Ok(Accepted::Created {
+            row: Box::new(row),
+            rate,
+        }));
+    }
+    store::idempotency::complete(&mut tx, &completed).await?;
+    let released: Vec<Ticket> = fresh
+        .into_iter()
+        .filter(|(i, _)| matches!(answers[*i], Some(Err(_))))
+        .map(|(_, t)| t)
+        .collect();
+    store::idempotency::release(&mut tx, &released).await?;
+
+    tx.commit().await.map_err(BatchError::Commit)?;
+    Ok(answers
+        .into_iter()
+        .map(|a| {
+            a.unwrap_or_else(|| Err(ApiError::Internal("a request was left unanswered".into())))
+        })
+        .collect())
+}
+
+/// The site of each candidate: its own if registered, else its key's default, else the
+/// router's choice, asked once for the batch (concurrent requests would all see the same
+/// queue lengths anyway).
+async fn choose_sites(
+    conn: &mut PgConnection,
+    candidates: &[Candidate<'_>],
+) -> Result<Vec<Result<String, ApiError>>, sqlx::Error> {
+    let named: Vec<String> = candidates
+        .iter()
+        .filter_map(|c| c.message.site.as_ref().map(|s| s.to_string()))
+        .collect();
+    let registered: HashSet<String> = if named.is_empty() {
+        HashSet::new()
+    } else {
+        store::sites::registered(conn, &named)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let needs_router = candidates
+        .iter()
+        .any(|c| c.message.site.is_none() && c.submission.key.default_site.is_none());
+    let routed = if needs_router {
+        store::sites::pick_for_routing(conn).await?
+    } else {
+        None
+    };
+    Ok(candidates
+        .iter()
+        .map(|c| match &c.message.site {
+            Some(site) if registered.contains(site.as_str()) => Ok(site.to_string()),
+            Some(site) => Err(ApiError::InvalidBody(FieldError::unknown_site(
+                site.as_str(),
+            ))),
+            None => c
+                .submission
+                .key
+                .default_site
+                .clone()
+                .or_else(|| routed.clone())
+                .ok_or(ApiError::NoSite),
+        })
+        .collect())
+}
