@@ -441,7 +441,10 @@ async fn a_message_travels_to_the_agent_and_its_events_come_back_confirmed() {
             .expect("modems")
             < 2
         {
-            assert!(tokio::time::Instant::now() < deadline, "modems never stored");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "modems never stored"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
