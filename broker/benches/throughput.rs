@@ -263,4 +263,29 @@ async fn main() {
             ms(ours.paced.p99) / ms(theirs.paced.p99),
         );
     }
+    // The summary rows `bench/all.sh` gathers into BENCHMARKS.md.
+    println!();
+    println!("| measure | value | target | |");
+    println!("|---|---|---|---|");
+    println!(
+        "| broker QoS 1 flood, smsgw-broker | {:.0} msg/s, p99 {:.1} ms | | |",
+        ours.flood.throughput,
+        ms(ours.flood.p99)
+    );
+    println!(
+        "| broker QoS 1 at {PACED_RATE}/s, smsgw-broker p50 / p99 | {:.2} / {:.2} ms | | |",
+        ms(ours.paced.p50),
+        ms(ours.paced.p99)
+    );
+    if let Some(theirs) = &theirs {
+        println!(
+            "| broker flood throughput, smsgw-broker / Mosquitto (same run) | {:.2}× | | |",
+            ours.flood.throughput / theirs.flood.throughput
+        );
+        println!(
+            "| broker paced p50, smsgw-broker / Mosquitto (same run) | {:.2}× | | |",
+            ms(ours.paced.p50) / ms(theirs.paced.p50)
+        );
+    }
+    println!();
 }
