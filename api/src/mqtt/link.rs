@@ -5,13 +5,14 @@
 //! successor would need, because the database is the truth. Events come through the
 //! shared subscription (`$share/smsgw-api/…`), so replicas split them; states (retained)
 //! come to every replica. A publish is acknowledged to the broker after
-//! [`ingest::handle`] returned, and its event id goes back to the agent in `command/ack`
-//! only after the commit: an event the database did not take is re-published by the
-//! agent after its ack timeout (DESIGN §2). On every ConnAck the subscriptions are made
+//! [`ingest::handle`] returned for it and for every publish that arrived before it (acks
+//! keep the arrival order, as MQTT requires), and its event id goes back to the agent in
+//! `command/ack` only after the commit: an event the database did not take is
+//! re-published by the agent after its ack timeout (DESIGN §2). On every ConnAck the subscriptions are made
 //! again, never trusting the broker to keep them.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -272,6 +273,10 @@ impl Connection {
         let permits = Arc::new(Semaphore::new(INGEST_CONCURRENCY));
         let mut delays = this.delays();
         let mut ingesting = JoinSet::new();
+        // Publishes of this connection not yet acknowledged to the broker, in arrival
+        // order, each with whether it has been applied: acks go out in that order (MQTT
+        // 3.1.1 §4.6; rumqttd drops a client that acks out of order).
+        let mut unacked: VecDeque<(Publish, Arc<AtomicBool>)> = VecDeque::new();
         loop {
             tokio::select! {
                 event = eventloop.poll() => match event {
@@ -286,8 +291,11 @@ impl Connection {
                         // Waiting for a permit holds the loop: back-pressure on the broker.
                         let Ok(permit) = permits.clone().acquire_owned().await else { break };
                         let this = this.clone();
+                        let applied = Arc::new(AtomicBool::new(false));
+                        unacked.push_back((publish.clone(), applied.clone()));
                         ingesting.spawn(async move {
-                            this.ingest(publish).await;
+                            this.ingest(&publish).await;
+                            applied.store(true, Ordering::SeqCst);
                             drop(permit);
                         });
                         while ingesting.try_join_next().is_some() {}
@@ -300,6 +308,9 @@ impl Connection {
                             tracing::debug!(error = %e, "broker unreachable");
                         }
                         this.status.set_connected(false);
+                        // Their acks belong to the lost connection: sent on the next one,
+                        // they would be unsolicited (and rumqttd would drop us again).
+                        unacked.clear();
                         // A token signed for this connection only: sign a fresh one.
                         match this.settings.login() {
                             Ok(Some((user, password))) => {
@@ -315,8 +326,10 @@ impl Connection {
                         }
                     }
                 },
+                Some(_) = ingesting.join_next(), if !ingesting.is_empty() => {}
                 _ = stop.changed() => {}
             }
+            this.ack_applied(&mut unacked);
             if *stop.borrow() {
                 break;
             }
@@ -326,6 +339,7 @@ impl Connection {
             while ingesting.join_next().await.is_some() {}
         })
         .await;
+        this.ack_applied(&mut unacked);
         if this.status.connected() {
             let _ = this.client.try_disconnect();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -354,9 +368,20 @@ impl Connection {
         }
     }
 
-    /// Applies one publish, acknowledges it to the broker, and queues the event's
-    /// `command/ack` once committed.
-    async fn ingest(&self, publish: Publish) {
+    /// Acknowledges to the broker, in arrival order, the publishes applied so far.
+    fn ack_applied(&self, unacked: &mut VecDeque<(Publish, Arc<AtomicBool>)>) {
+        while let Some((publish, _)) =
+            unacked.pop_front_if(|(_, applied)| applied.load(Ordering::SeqCst))
+        {
+            if let Err(e) = self.client.try_ack(&publish) {
+                tracing::debug!(error = %e, "could not queue the broker ack");
+            }
+        }
+    }
+
+    /// Applies one publish and queues the event's `command/ack` once committed (the
+    /// broker ack follows, in order, from [`Self::ack_applied`]).
+    async fn ingest(&self, publish: &Publish) {
         match ingest::handle(
             &self.db,
             &self.settings.topics,
@@ -382,9 +407,6 @@ impl Connection {
                 metrics::counter!("smsgw_mqtt_invalid_total", "kind" => kind, "reason" => reason)
                     .increment(1);
             }
-        }
-        if let Err(e) = self.client.try_ack(&publish) {
-            tracing::debug!(error = %e, "could not queue the broker ack");
         }
     }
 }
