@@ -10,8 +10,11 @@
 //! of its own batch, so nothing is answered from memory: a replica that dies loses only
 //! requests that have not been answered yet.
 //!
-//! Each request keeps its own answer: a replay, a refusal (invalid body, unknown site, rate
-//! limit) or its stored message. A batch whose statements fail is rolled back and its
+//! The batch also looks up the API keys of its requests, one statement for all of them, so
+//! sending costs no round trip of its own for authentication.
+//!
+//! Each request keeps its own answer: a refusal (unknown or revoked key, invalid body,
+//! unknown site, rate limit), a replay or its stored message. A batch whose statements fail is rolled back and its
 //! requests are tried again one by one, so one bad request cannot fail the others; a batch
 //! whose commit fails answers every request with an error, because its outcome is unknown.
 
@@ -25,7 +28,11 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::{auth::AuthenticatedKey, error::ApiError, messages::message_body};
+use super::{
+    auth::{self, AuthenticatedKey},
+    error::ApiError,
+    messages::message_body,
+};
 use crate::{
     domain::{FieldError, new_message::NewMessage},
     store::{
@@ -47,8 +54,8 @@ const QUEUE: usize = 4096;
 /// A request to send a message, as the handler has checked it.
 #[derive(Debug)]
 pub struct Submission {
-    /// The key it came with.
-    pub key: AuthenticatedKey,
+    /// HMAC of the API key it came with (looked up with the batch).
+    pub key_hash: Vec<u8>,
     /// Its `Idempotency-Key` and body hash, if it has one.
     pub idempotency: Option<(String, Vec<u8>)>,
     /// The message, or why the body is invalid (reported unless the idempotency key replays
@@ -75,11 +82,27 @@ pub enum Accepted {
     },
 }
 
-type Answer = Result<Accepted, ApiError>;
+/// What became of a submission.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Its API key, when it is known and valid (the answer then gets rate-limit headers).
+    pub key: Option<AuthenticatedKey>,
+    /// The answer.
+    pub answer: Result<Accepted, ApiError>,
+}
+
+impl Outcome {
+    fn failed(answer: ApiError) -> Self {
+        Self {
+            key: None,
+            answer: Err(answer),
+        }
+    }
+}
 
 struct Job {
     submission: Submission,
-    reply: oneshot::Sender<Answer>,
+    reply: oneshot::Sender<Outcome>,
 }
 
 /// The handle of the process's group-commit task; cheap to clone.
@@ -97,23 +120,28 @@ impl Accepter {
     }
 
     /// Stores a message with the next batch and waits for that batch's commit.
-    pub async fn submit(&self, submission: Submission) -> Answer {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job { submission, reply })
-            .await
-            .map_err(|_| ApiError::Internal("the group-commit task has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| ApiError::Internal("the group-commit task dropped a request".into()))?
+    pub async fn submit(&self, submission: Submission) -> Outcome {
+        let (reply, outcome) = oneshot::channel();
+        if self.queue.send(Job { submission, reply }).await.is_err() {
+            return Outcome::failed(ApiError::Internal(
+                "the group-commit task has stopped".into(),
+            ));
+        }
+        outcome.await.unwrap_or_else(|_| {
+            Outcome::failed(ApiError::Internal(
+                "the group-commit task dropped a request".into(),
+            ))
+        })
     }
 }
 
 /// The idempotency key of a job, which must not appear twice in one batch: the second
 /// would wait on the claim of the first, which is in its own transaction.
-fn ticket_id(job: &Job) -> Option<(i64, &str)> {
+fn ticket_id(job: &Job) -> Option<(&[u8], &str)> {
     let s = &job.submission;
-    s.idempotency.as_ref().map(|(k, _)| (s.key.id, k.as_str()))
+    s.idempotency
+        .as_ref()
+        .map(|(k, _)| (s.key_hash.as_slice(), k.as_str()))
 }
 
 /// Adds `job` to `batch`, or to `later` when its idempotency key is already in the batch.
@@ -156,10 +184,10 @@ async fn gather(db: PgPool, mut jobs: mpsc::Receiver<Job>) {
         tokio::spawn(async move {
             let (submissions, replies): (Vec<Submission>, Vec<_>) =
                 batch.into_iter().map(|j| (j.submission, j.reply)).unzip();
-            let answers = accept_batch(&db, &submissions).await;
-            for (reply, answer) in replies.into_iter().zip(answers) {
+            let outcomes = accept_batch(&db, &submissions).await;
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // A request whose client went away does not take its answer.
-                let _ = reply.send(answer);
+                let _ = reply.send(outcome);
             }
             drop(slot);
         });
@@ -190,33 +218,33 @@ impl BatchError {
     }
 }
 
-/// Stores what can be stored of `submissions` in one transaction; one answer per
+/// Stores what can be stored of `submissions` in one transaction; one outcome per
 /// submission, in order. If the transaction fails before its commit, nothing of it stays
 /// and the submissions are tried again one by one, each in its own transaction.
-pub async fn accept_batch(db: &PgPool, submissions: &[Submission]) -> Vec<Answer> {
+pub async fn accept_batch(db: &PgPool, submissions: &[Submission]) -> Vec<Outcome> {
     let all: Vec<&Submission> = submissions.iter().collect();
     match in_one_transaction(db, &all).await {
-        Ok(answers) => answers,
+        Ok(outcomes) => outcomes,
         Err(e @ BatchError::Commit(_)) => {
             tracing::error!(error = %e, size = all.len(), "a batch commit failed; its requests are answered with errors");
             all.iter()
-                .map(|_| Err(ApiError::Internal(e.to_string())))
+                .map(|_| Outcome::failed(ApiError::Internal(e.to_string())))
                 .collect()
         }
-        Err(e) if all.len() == 1 => vec![Err(e.answer())],
+        Err(e) if all.len() == 1 => vec![Outcome::failed(e.answer())],
         Err(e) => {
             tracing::warn!(error = %e, size = all.len(), "a batch failed; storing its messages one by one");
             metrics::counter!("smsgw_accept_batches_split_total").increment(1);
-            let mut answers = Vec::with_capacity(all.len());
+            let mut outcomes = Vec::with_capacity(all.len());
             for submission in all {
-                answers.push(match in_one_transaction(db, &[submission]).await {
+                outcomes.push(match in_one_transaction(db, &[submission]).await {
                     Ok(mut one) => one.pop().unwrap_or_else(|| {
-                        Err(ApiError::Internal("a batch of one gave no answer".into()))
+                        Outcome::failed(ApiError::Internal("a batch of one gave no answer".into()))
                     }),
-                    Err(e) => Err(e.answer()),
+                    Err(e) => Outcome::failed(e.answer()),
                 });
             }
-            answers
+            outcomes
         }
     }
 }
@@ -225,31 +253,52 @@ pub async fn accept_batch(db: &PgPool, submissions: &[Submission]) -> Vec<Answer
 struct Candidate<'a> {
     /// Its place in the batch.
     index: usize,
+    key: &'a AuthenticatedKey,
     submission: &'a Submission,
     message: &'a NewMessage,
 }
 
-/// The batch transaction: claims idempotency keys, checks bodies, routes, inserts messages,
-/// spends rate limits and stores idempotent answers, each step one statement for the whole
-/// batch (a step with nothing to do is skipped); then commits.
+/// The batch transaction: looks up keys, claims idempotency keys, checks bodies, routes,
+/// inserts messages, spends rate limits and stores idempotent answers, each step one
+/// statement for the whole batch (a step with nothing to do is skipped); then commits.
 async fn in_one_transaction(
     db: &PgPool,
     submissions: &[&Submission],
-) -> Result<Vec<Answer>, BatchError> {
-    let mut answers: Vec<Option<Answer>> = submissions.iter().map(|_| None).collect();
+) -> Result<Vec<Outcome>, BatchError> {
+    let mut answers: Vec<Option<Result<Accepted, ApiError>>> =
+        submissions.iter().map(|_| None).collect();
     let mut tx = db.begin().await?;
 
-    // Idempotency keys first: a replay or a conflict answers before anything else.
+    let mut hashes: Vec<Vec<u8>> = submissions.iter().map(|s| s.key_hash.clone()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let records = store::keys::find_and_touch(&mut *tx, &hashes).await?;
+    let keys: Vec<Option<AuthenticatedKey>> = submissions
+        .iter()
+        .zip(&mut answers)
+        .map(
+            |(s, answer)| match auth::admit(records.get(&s.key_hash).cloned()) {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    *answer = Some(Err(e));
+                    None
+                }
+            },
+        )
+        .collect();
+
+    // Idempotency keys next: a replay or a conflict answers before the body is looked at.
     let ticketed: Vec<(usize, Ticket)> = submissions
         .iter()
+        .zip(&keys)
         .enumerate()
-        .filter_map(|(i, s)| {
-            let (key, hash) = s.idempotency.as_ref()?;
+        .filter_map(|(i, (s, key))| {
+            let (idempotency_key, hash) = s.idempotency.as_ref()?;
             Some((
                 i,
                 Ticket {
-                    key_id: s.key.id,
-                    idempotency_key: key.clone(),
+                    key_id: key.as_ref()?.id,
+                    idempotency_key: idempotency_key.clone(),
                     request_hash: hash.clone(),
                 },
             ))
@@ -274,12 +323,14 @@ async fn in_one_transaction(
     }
 
     let mut candidates = Vec::new();
-    for (index, submission) in submissions.iter().enumerate() {
+    for (index, (submission, key)) in submissions.iter().zip(&keys).enumerate() {
+        let Some(key) = key else { continue };
         match (&answers[index], &submission.message) {
             (Some(_), _) => {}
             (None, Err(e)) => answers[index] = Some(Err(ApiError::InvalidBody(e.clone()))),
             (None, Ok(message)) => candidates.push(Candidate {
                 index,
+                key,
                 submission,
                 message,
             }),
@@ -300,7 +351,7 @@ async fn in_one_transaction(
         .map(|(candidate, site)| Outbound {
             message: candidate.message,
             site,
-            owner_key_id: candidate.submission.key.id,
+            owner_key_id: candidate.key.id,
             idempotency_key: candidate
                 .submission
                 .idempotency
@@ -314,7 +365,7 @@ async fn in_one_transaction(
     // key's budget are refused and their rows discarded.
     let wanted: Vec<(i64, i32)> = routed
         .iter()
-        .map(|(c, _)| (c.submission.key.id, c.submission.key.rate_limit))
+        .map(|(c, _)| (c.key.id, c.key.rate_limit))
         .collect();
     let mut grants: HashMap<i64, _> = if wanted.is_empty() {
         HashMap::new()
@@ -328,7 +379,7 @@ async fn in_one_transaction(
     let mut created = Vec::new();
     let mut discarded = Vec::new();
     for ((candidate, _), row) in routed.into_iter().zip(rows) {
-        let key = &candidate.submission.key;
+        let key = candidate.key;
         let decision = grants.get_mut(&key.id).map(|g| g.take(key.rate_limit));
         match decision {
             Some(Decision::Allowed(rate)) => created.push((candidate, row, rate)),
@@ -352,10 +403,10 @@ async fn in_one_transaction(
     // idempotency keys back, as if they had never come.
     let mut completed = Vec::new();
     for (candidate, row, rate) in created {
-        if let Some((key, _)) = &candidate.submission.idempotency {
+        if let Some((idempotency_key, _)) = &candidate.submission.idempotency {
             completed.push(store::idempotency::Answer {
-                key_id: candidate.submission.key.id,
-                idempotency_key: key.clone(),
+                key_id: candidate.key.id,
+                idempotency_key: idempotency_key.clone(),
                 status: StatusCode::CREATED.as_u16(),
                 body: message_body(row.clone())?,
             });
@@ -374,10 +425,13 @@ async fn in_one_transaction(
     store::idempotency::release(&mut tx, &released).await?;
 
     tx.commit().await.map_err(BatchError::Commit)?;
-    Ok(answers
+    Ok(keys
         .into_iter()
-        .map(|a| {
-            a.unwrap_or_else(|| Err(ApiError::Internal("a request was left unanswered".into())))
+        .zip(answers)
+        .map(|(key, answer)| Outcome {
+            key,
+            answer: answer
+                .unwrap_or_else(|| Err(ApiError::Internal("a request was left unanswered".into()))),
         })
         .collect())
 }
@@ -403,7 +457,7 @@ async fn choose_sites(
     };
     let needs_router = candidates
         .iter()
-        .any(|c| c.message.site.is_none() && c.submission.key.default_site.is_none());
+        .any(|c| c.message.site.is_none() && c.key.default_site.is_none());
     let routed = if needs_router {
         store::sites::pick_for_routing(conn).await?
     } else {
@@ -417,7 +471,6 @@ async fn choose_sites(
                 site.as_str(),
             ))),
             None => c
-                .submission
                 .key
                 .default_site
                 .clone()

@@ -5,6 +5,10 @@
 //! key to the handler as an [`AuthenticatedKey`] extension and, on the way out, puts
 //! `X-RateLimit-Limit/Remaining/Reset` on every answer: from the handler's own
 //! [`RateLimitStatus`] when it spent budget, else as read from the database.
+//!
+//! Sending a message does not go through the middleware: the group commit looks up the
+//! keys of a whole batch in one statement ([`super::accept`]), with the same [`admit`] rule
+//! and the same headers ([`put_rate_limit`]).
 
 use axum::{
     extract::{Request, State},
@@ -13,10 +17,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use sqlx::PgPool;
+
 use super::{AppState, error::ApiError};
 use crate::{
     domain::api_key::ApiKeySecret,
-    store::{self, messages::Viewer, rate_limit::RateLimitStatus},
+    store::{self, keys::KeyRecord, messages::Viewer, rate_limit::RateLimitStatus},
 };
 
 /// The key a request was made with.
@@ -61,12 +67,17 @@ fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     Err(ApiError::MissingApiKey)
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthenticatedKey, ApiError> {
+/// The HMAC of the presented key. A missing or malformed key is refused here, without
+/// the database.
+pub fn presented_hash(state: &AppState, headers: &HeaderMap) -> Result<Vec<u8>, ApiError> {
     let presented = presented_key(headers)?;
     let secret = ApiKeySecret::parse(presented).map_err(|_| ApiError::InvalidApiKey)?;
-    let record = store::keys::find_and_touch(&state.db, &state.pepper.hash(&secret))
-        .await?
-        .ok_or(ApiError::InvalidApiKey)?;
+    Ok(state.pepper.hash(&secret))
+}
+
+/// The key of a record found by hash; an unknown or revoked key is refused.
+pub fn admit(record: Option<KeyRecord>) -> Result<AuthenticatedKey, ApiError> {
+    let record = record.ok_or(ApiError::InvalidApiKey)?;
     if record.revoked_at.is_some() {
         return Err(ApiError::RevokedApiKey);
     }
@@ -78,14 +89,43 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authentic
     })
 }
 
+/// Looks up the key with this HMAC and notes its use.
+pub async fn find_key(state: &AppState, hash: Vec<u8>) -> Result<AuthenticatedKey, ApiError> {
+    let mut found = store::keys::find_and_touch(&state.db, std::slice::from_ref(&hash)).await?;
+    admit(found.remove(&hash))
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthenticatedKey, ApiError> {
+    let hash = presented_hash(state, headers)?;
+    find_key(state, hash).await
+}
+
 /// Writes the `X-RateLimit-*` headers.
-pub fn put_rate_limit_headers(headers: &mut HeaderMap, rate: &RateLimitStatus) {
+fn put_rate_limit_headers(headers: &mut HeaderMap, rate: &RateLimitStatus) {
     headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
     headers.insert(
         "x-ratelimit-reset",
         HeaderValue::from(rate.reset_after_secs),
     );
+}
+
+/// Puts the `X-RateLimit-*` headers on an answer to `key`: the answer's own
+/// [`RateLimitStatus`] when it spent budget (or was refused for the lack of it), else the
+/// budget as read from the database. Without the database, the answer goes without them.
+pub async fn put_rate_limit(db: &PgPool, key: &AuthenticatedKey, response: &mut Response) {
+    let rate = match response.extensions().get::<RateLimitStatus>() {
+        Some(rate) => Some(*rate),
+        None => match db.acquire().await {
+            Ok(mut conn) => store::rate_limit::peek(&mut conn, key.id, key.rate_limit)
+                .await
+                .ok(),
+            Err(_) => None,
+        },
+    };
+    if let Some(rate) = rate {
+        put_rate_limit_headers(response.headers_mut(), &rate);
+    }
 }
 
 /// Middleware of every route that needs an API key.
@@ -100,17 +140,6 @@ pub async fn require_api_key(
     };
     req.extensions_mut().insert(key.clone());
     let mut response = next.run(req).await;
-    let rate = match response.extensions().get::<RateLimitStatus>() {
-        Some(rate) => Some(*rate),
-        None => match state.db.acquire().await {
-            Ok(mut conn) => store::rate_limit::peek(&mut conn, key.id, key.rate_limit)
-                .await
-                .ok(),
-            Err(_) => None,
-        },
-    };
-    if let Some(rate) = rate {
-        put_rate_limit_headers(response.headers_mut(), &rate);
-    }
+    put_rate_limit(&state.db, &key, &mut response).await;
     response
 }

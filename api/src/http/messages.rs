@@ -21,8 +21,8 @@ use uuid::Uuid;
 
 use super::{
     AppState,
-    accept::{Accepted, Submission},
-    auth::AuthenticatedKey,
+    accept::{Accepted, Outcome, Submission},
+    auth::{self, AuthenticatedKey},
     error::{ApiError, Problem},
     json::ApiJson,
 };
@@ -253,48 +253,62 @@ pub fn message_body(row: MessageRow) -> Result<Value, serde_json::Error> {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Extension(key): Extension<AuthenticatedKey>,
     headers: HeaderMap,
-    body: ApiJson<SendMessageRequest>,
+    body: Result<ApiJson<SendMessageRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let idempotency = idempotency_key(&headers)?;
-    let ApiJson { value, raw } = body;
-    let message = NewMessage::parse(value, state.region, OffsetDateTime::now_utc());
-    // Without an idempotency key (whose record could answer first) an invalid body is
-    // refused here, without a transaction.
-    let message = match (message, &idempotency) {
-        (Err(e), None) => return Err(ApiError::InvalidBody(e)),
-        (message, _) => message,
+    // The key is looked up with the batch; a missing or malformed one is refused here.
+    let key_hash = auth::presented_hash(&state, &headers)?;
+    let checked = body.and_then(|body| Ok((body, idempotency_key(&headers)?)));
+    let (ApiJson { value, raw }, idempotency) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Not even a message to store: the key alone decides between a 401 and this.
+            let key = auth::find_key(&state, key_hash).await?;
+            let mut response = e.into_response();
+            auth::put_rate_limit(&state.db, &key, &mut response).await;
+            return Ok(response);
+        }
     };
-    let prefix = key.prefix.clone();
     let submission = Submission {
+        key_hash,
         idempotency: idempotency.map(|k| (k, request_hash(&raw))),
-        key,
-        message,
+        message: NewMessage::parse(value, state.region, OffsetDateTime::now_utc()),
     };
-    let (row, rate) = match state.accept.submit(submission).await? {
-        Accepted::Replay { status, body } => {
+    let Outcome { key, answer } = state.accept.submit(submission).await;
+    let mut response = match answer {
+        Ok(Accepted::Created { row, rate }) => {
+            if let Some(broker) = &state.broker {
+                broker.wake_dispatcher();
+            }
+            metrics::counter!("smsgw_messages_accepted_total").increment(1);
+            let id = row.id;
+            tracing::info!(
+                message_id = %id,
+                site = row.site_id.as_deref().unwrap_or_default(),
+                key = key.as_ref().map(|k| k.prefix.as_str()).unwrap_or_default(),
+                "message queued"
+            );
+            let body = message_body(*row)
+                .map_err(|e| ApiError::Internal(format!("cannot serialise a message: {e}")))?;
+            let mut response = (StatusCode::CREATED, Json(body)).into_response();
+            if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/messages/{id}")) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            response.extensions_mut().insert(rate);
+            response
+        }
+        Ok(Accepted::Replay { status, body }) => {
             let mut response = (status, Json(body)).into_response();
             response
                 .headers_mut()
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            return Ok(response);
+            response
         }
-        Accepted::Created { row, rate } => (*row, rate),
+        Err(e) => e.into_response(),
     };
-    if let Some(broker) = &state.broker {
-        broker.wake_dispatcher();
+    if let Some(key) = &key {
+        auth::put_rate_limit(&state.db, key, &mut response).await;
     }
-    metrics::counter!("smsgw_messages_accepted_total").increment(1);
-    let id = row.id;
-    tracing::info!(message_id = %id, site = row.site_id.as_deref().unwrap_or_default(), key = %prefix, "message queued");
-    let body = message_body(row)
-        .map_err(|e| ApiError::Internal(format!("cannot serialise a message: {e}")))?;
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/messages/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response.extensions_mut().insert(rate);
     Ok(response)
 }
 

@@ -60,10 +60,7 @@ pub struct AppState {
 /// All routes of the API.
 pub fn router(state: AppState) -> Router {
     let with_key = Router::new()
-        .route(
-            "/api/v1/messages",
-            post(messages::create).get(messages::list),
-        )
+        .route("/api/v1/messages", get(messages::list))
         .route("/api/v1/messages/{id}", get(messages::get))
         .route("/api/v1/messages/{id}/cancel", post(messages::cancel))
         .route("/api/v1/sites", get(sites::list))
@@ -91,6 +88,8 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(with_key)
+        // Sending checks its key itself, with the batch that stores it (see `accept.rs`).
+        .route("/api/v1/messages", post(messages::create))
         .merge(with_session)
         .route("/api/v1/auth/login", post(session::login))
         .route("/healthz", get(health::healthz))

@@ -1,8 +1,10 @@
 //! API keys in the database: created by `smsgw-api keys create` (or the admin API),
 //! looked up by their HMAC on every request, revoked by prefix.
 
+use std::collections::HashMap;
+
 use smsgw_shared::ids::SiteId;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
 
 use super::{StoreError, violated_constraint};
@@ -62,29 +64,51 @@ pub async fn create(
     Ok((secret, record))
 }
 
-/// Finds a key by HMAC, revoked or not, and notes that it was used, in one round trip:
-/// every authenticated request asks, so the lookup and the touch share a statement.
-/// `last_used_at` is written at most once a minute per key (and never for a revoked key),
-/// so the common case writes nothing; the record shows the time before this use.
-pub async fn find_and_touch(db: &PgPool, hash: &[u8]) -> Result<Option<KeyRecord>, sqlx::Error> {
-    sqlx::query_as!(
-        KeyRecord,
+/// Finds keys by HMAC, revoked or not, and notes that they were used, in one round trip
+/// for a whole batch of requests. `last_used_at` is written at most once a minute per key
+/// (never for a revoked key) and skipped for a key another request is touching right now,
+/// so the common case writes nothing and nothing waits; the records show the time before
+/// this use. Keys come back by hash; an unknown hash has no entry.
+pub async fn find_and_touch(
+    conn: impl PgExecutor<'_>,
+    hashes: &[Vec<u8>],
+) -> Result<HashMap<Vec<u8>, KeyRecord>, sqlx::Error> {
+    let rows = sqlx::query!(
         r#"WITH found AS (
-               SELECT id, prefix, name, rate_limit, default_site, created_at, last_used_at,
-                      revoked_at
-               FROM api_keys WHERE hash = $1),
+               SELECT id, hash, prefix, name, rate_limit, default_site, created_at,
+                      last_used_at, revoked_at
+               FROM api_keys WHERE hash = ANY($1)),
            touched AS (
-               UPDATE api_keys k SET last_used_at = now()
-               FROM found
-               WHERE k.id = found.id AND k.revoked_at IS NULL
-                 AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'))
-           SELECT id AS "id!", prefix AS "prefix!", name AS "name!", rate_limit AS "rate_limit!",
-                  default_site, created_at AS "created_at!", last_used_at, revoked_at
+               UPDATE api_keys SET last_used_at = now()
+               WHERE id IN (SELECT k.id FROM api_keys k JOIN found USING (id)
+                            WHERE k.revoked_at IS NULL
+                              AND (k.last_used_at IS NULL
+                                   OR k.last_used_at < now() - interval '1 minute')
+                            FOR NO KEY UPDATE OF k SKIP LOCKED))
+           SELECT id AS "id!", hash AS "hash!", prefix AS "prefix!", name AS "name!",
+                  rate_limit AS "rate_limit!", default_site, created_at AS "created_at!",
+                  last_used_at, revoked_at
            FROM found"#,
-        hash,
+        hashes,
     )
-    .fetch_optional(db)
-    .await
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let record = KeyRecord {
+                id: r.id,
+                prefix: r.prefix,
+                name: r.name,
+                rate_limit: r.rate_limit,
+                default_site: r.default_site,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                revoked_at: r.revoked_at,
+            };
+            (r.hash, record)
+        })
+        .collect())
 }
 
 /// Every key, oldest first.

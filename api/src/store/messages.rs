@@ -112,8 +112,8 @@ pub struct Outbound<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
-/// Stores outbound messages as `queued`, each with the first entry of its history: two
-/// statements however many messages a batch holds. The rows come back in the order of
+/// Stores outbound messages as `queued`, each with the first entry of its history: one
+/// statement however many messages a batch holds. The rows come back in the order of
 /// `messages`.
 pub async fn insert_outbound(
     conn: &mut PgConnection,
@@ -126,6 +126,9 @@ pub async fn insert_outbound(
         .iter()
         .map(|_| MessageId::new().as_uuid())
         .collect();
+    // The first entry of each history, written by the same statement (its foreign key is
+    // checked at the statement's end, when the messages exist).
+    let event_ids: Vec<Uuid> = ids.iter().map(|_| Uuid::now_v7()).collect();
     let infos: Vec<_> = messages.iter().map(|m| m.message.text.info()).collect();
     let sites: Vec<&str> = messages.iter().map(|m| m.site).collect();
     let modems: Vec<Option<&str>> = messages
@@ -151,7 +154,11 @@ pub async fn insert_outbound(
     let idempotency_keys: Vec<Option<&str>> = messages.iter().map(|m| m.idempotency_key).collect();
     let rows = sqlx::query_as!(
         MessageRow,
-        r#"INSERT INTO messages (id, direction, site_id, modem_id, phone, content, encoding,
+        r#"WITH history AS (
+               INSERT INTO message_events (event_id, message_id, state, source, at, applied)
+               SELECT event_id, message_id, 'queued', 'api', now(), true
+               FROM unnest($14::uuid[], $1::uuid[]) AS e(event_id, message_id))
+           INSERT INTO messages (id, direction, site_id, modem_id, phone, content, encoding,
                                  segments, status, priority, delivery_report, expires_at,
                                  metadata, owner_key_id, idempotency_key, queued_at,
                                  next_dispatch_at)
@@ -177,10 +184,10 @@ pub async fn insert_outbound(
         &metadata as _,
         &owners,
         &idempotency_keys as _,
+        &event_ids,
     )
     .fetch_all(&mut *conn)
     .await?;
-    record_api_events(conn, &ids, MessageState::Queued).await?;
     let mut by_id: HashMap<Uuid, MessageRow> = rows.into_iter().map(|r| (r.id, r)).collect();
     ids.iter()
         .map(|id| by_id.remove(id).ok_or(sqlx::Error::RowNotFound))
@@ -199,20 +206,18 @@ pub async fn discard(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::
     Ok(())
 }
 
-/// Appends a status change made by the API itself to the history of each message; the
-/// change happens at the transaction's time, which is also when the rows changed.
-async fn record_api_events(
+/// Appends a status change made by the API itself to a message's history; the change
+/// happens at the transaction's time, which is also when the row changed.
+async fn record_api_event(
     conn: &mut PgConnection,
-    message_ids: &[Uuid],
+    message_id: Uuid,
     state: MessageState,
 ) -> Result<(), sqlx::Error> {
-    let event_ids: Vec<Uuid> = message_ids.iter().map(|_| Uuid::now_v7()).collect();
     sqlx::query!(
         r#"INSERT INTO message_events (event_id, message_id, state, source, at, applied)
-           SELECT event_id, message_id, $3, 'api', now(), true
-           FROM unnest($1::uuid[], $2::uuid[]) AS e(event_id, message_id)"#,
-        &event_ids,
-        message_ids,
+           VALUES ($1, $2, $3, 'api', now(), true)"#,
+        Uuid::now_v7(),
+        message_id,
         state.as_str(),
     )
     .execute(conn)
@@ -249,7 +254,7 @@ pub async fn mark_canceled(conn: &mut PgConnection, id: Uuid) -> Result<MessageR
     )
     .fetch_one(&mut *conn)
     .await?;
-    record_api_events(conn, &[id], MessageState::Canceled).await?;
+    record_api_event(conn, id, MessageState::Canceled).await?;
     Ok(row)
 }
 

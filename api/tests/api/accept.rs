@@ -6,16 +6,18 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use smsgw_api::{
-    domain::new_message::{NewMessage, SendMessageRequest},
+    domain::{
+        api_key::{ApiKeySecret, KeyPepper},
+        new_message::{NewMessage, SendMessageRequest},
+    },
     http::{
-        accept::{Accepted, Submission, accept_batch},
-        auth::AuthenticatedKey,
+        accept::{Accepted, Outcome, Submission, accept_batch},
         error::ApiError,
     },
 };
 use time::OffsetDateTime;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{PEPPER, TestApp, spawn_app};
 
 /// `n` concurrent sends with `key`; their statuses and `X-RateLimit-Remaining` values.
 async fn send_concurrently(app: &TestApp, key: &str, n: usize) -> Vec<(u16, u32)> {
@@ -71,46 +73,48 @@ async fn concurrent_sends_get_the_budget_exactly_and_their_own_remaining_counts(
         .await
         .expect("window");
     assert_eq!(spent, 20);
+    // The batch's key lookup notes the key's use, as the middleware does for other routes.
+    let used: Option<OffsetDateTime> = sqlx::query_scalar("SELECT last_used_at FROM api_keys")
+        .fetch_one(&app.db)
+        .await
+        .expect("key");
+    assert!(used.is_some());
 }
 
-/// The key row of the app's only API key, as the middleware would pass it on.
-async fn only_key(app: &TestApp) -> AuthenticatedKey {
-    let (id, prefix, rate_limit): (i64, String, i32) =
-        sqlx::query_as("SELECT id, prefix, rate_limit FROM api_keys")
-            .fetch_one(&app.db)
-            .await
-            .expect("key");
-    AuthenticatedKey {
-        id,
-        prefix,
-        rate_limit,
-        default_site: None,
-    }
+/// The HMAC of a key, as the handler hands it to the batch.
+fn key_hash(key: &str) -> Vec<u8> {
+    let pepper = KeyPepper::new(PEPPER).expect("pepper");
+    pepper.hash(&ApiKeySecret::parse(key).expect("a key"))
 }
 
-fn submission(
-    key: &AuthenticatedKey,
-    body: serde_json::Value,
-    idempotency: Option<&str>,
-) -> Submission {
+fn submission(key: &str, body: serde_json::Value, idempotency: Option<&str>) -> Submission {
     let request: SendMessageRequest = serde_json::from_value(body.clone()).expect("request");
     Submission {
-        key: key.clone(),
+        key_hash: key_hash(key),
         idempotency: idempotency.map(|k| (k.to_owned(), body.to_string().into_bytes())),
         message: NewMessage::parse(request, None, OffsetDateTime::now_utc()),
     }
 }
 
+fn created(outcome: &Outcome) -> bool {
+    matches!(outcome.answer, Ok(Accepted::Created { .. })) && outcome.key.is_some()
+}
+
 #[tokio::test]
 async fn one_batch_answers_each_request_for_itself() {
     let app = spawn_app().await;
-    app.with_site_and_key().await;
-    let key = only_key(&app).await;
+    let key = app.with_site_and_key().await;
+    let revoked = app.create_key(10, None).await;
+    sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = (SELECT max(id) FROM api_keys)")
+        .execute(&app.db)
+        .await
+        .expect("revoke");
+    let unknown = "sk_live_00000000000000000000000000000000";
     let good = json!({"phone": "+33612345678", "content": "fine"});
     let earlier = accept_batch(&app.db, &[submission(&key, good.clone(), Some("seen"))]).await;
-    assert!(matches!(earlier[..], [Ok(Accepted::Created { .. })]));
+    assert!(created(&earlier[0]), "{earlier:?}");
 
-    let answers = accept_batch(
+    let outcomes = accept_batch(
         &app.db,
         &[
             submission(&key, good.clone(), None),
@@ -127,18 +131,23 @@ async fn one_batch_answers_each_request_for_itself() {
                 Some("lost"),
             ),
             submission(&key, good.clone(), Some("new")),
+            submission(unknown, good.clone(), None),
+            submission(&revoked, good.clone(), Some("new")),
         ],
     )
     .await;
-    assert!(
-        matches!(answers[0], Ok(Accepted::Created { .. })),
-        "{answers:?}"
-    );
-    assert!(matches!(&answers[1], Err(ApiError::InvalidBody(e)) if e.code == "invalid_phone"));
-    assert!(matches!(&answers[2], Ok(Accepted::Replay { status, .. }) if status.as_u16() == 201));
+    let answers: Vec<_> = outcomes.iter().map(|o| &o.answer).collect();
+    assert!(created(&outcomes[0]), "{outcomes:?}");
+    assert!(matches!(answers[1], Err(ApiError::InvalidBody(e)) if e.code == "invalid_phone"));
+    assert!(matches!(answers[2], Ok(Accepted::Replay { status, .. }) if status.as_u16() == 201));
     assert!(matches!(answers[3], Err(ApiError::IdempotencyConflict)));
-    assert!(matches!(&answers[4], Err(ApiError::InvalidBody(e)) if e.code == "unknown_site"));
-    assert!(matches!(answers[5], Ok(Accepted::Created { .. })));
+    assert!(matches!(answers[4], Err(ApiError::InvalidBody(e)) if e.code == "unknown_site"));
+    assert!(created(&outcomes[5]), "{outcomes:?}");
+    assert!(matches!(answers[6], Err(ApiError::InvalidApiKey)));
+    assert!(matches!(answers[7], Err(ApiError::RevokedApiKey)));
+    // Known keys come back for the rate-limit headers; the others do not.
+    let known: Vec<bool> = outcomes.iter().map(|o| o.key.is_some()).collect();
+    assert_eq!(known, [true, true, true, true, true, true, false, false]);
     assert_eq!(app.message_count().await, 3);
 
     // The refused requests left their idempotency keys free.
@@ -149,41 +158,32 @@ async fn one_batch_answers_each_request_for_itself() {
             .expect("records");
     assert_eq!(records, ["new", "seen"]);
     let again = accept_batch(&app.db, &[submission(&key, good, Some("bad"))]).await;
-    assert!(matches!(again[..], [Ok(Accepted::Created { .. })]));
+    assert!(created(&again[0]), "{again:?}");
 }
 
 #[tokio::test]
 async fn a_request_that_breaks_the_batch_fails_alone() {
     let app = spawn_app().await;
-    app.with_site_and_key().await;
-    let key = only_key(&app).await;
-    // A key deleted since it was authenticated: its rows break the batch's statements.
-    let gone = AuthenticatedKey {
-        id: key.id + 1000,
-        ..key.clone()
-    };
+    let key = app.with_site_and_key().await;
     let body = json!({"phone": "+33612345678", "content": "fine"});
-    let answers = accept_batch(
+    // Valid JSON that PostgreSQL cannot store (jsonb has no NUL character): the batch's
+    // insert fails, and the batch is tried again one request at a time.
+    let unstorable = json!({"phone": "+33612345678", "content": "x", "metadata": {"a": "\u{0}"}});
+    let outcomes = accept_batch(
         &app.db,
         &[
             submission(&key, body.clone(), None),
-            submission(&gone, body.clone(), None),
+            submission(&key, unstorable, None),
             submission(&key, body, None),
         ],
     )
     .await;
+    assert!(created(&outcomes[0]), "{outcomes:?}");
     assert!(
-        matches!(answers[0], Ok(Accepted::Created { .. })),
-        "{answers:?}"
+        matches!(outcomes[1].answer, Err(ApiError::Database(_))),
+        "{outcomes:?}"
     );
-    assert!(
-        matches!(answers[1], Err(ApiError::Database(_))),
-        "{answers:?}"
-    );
-    assert!(
-        matches!(answers[2], Ok(Accepted::Created { .. })),
-        "{answers:?}"
-    );
+    assert!(created(&outcomes[2]), "{outcomes:?}");
     assert_eq!(app.message_count().await, 2);
 }
 
@@ -191,19 +191,18 @@ async fn a_request_that_breaks_the_batch_fails_alone() {
 async fn a_batch_larger_than_what_is_left_gets_exactly_the_rest() {
     let app = spawn_app().await;
     app.create_site("main").await;
-    app.create_key(4, None).await;
-    let key = only_key(&app).await;
+    let key = app.create_key(4, None).await;
     let body = json!({"phone": "+33612345678", "content": "hi"});
     let first = accept_batch(&app.db, &[submission(&key, body.clone(), None)]).await;
-    assert!(matches!(first[..], [Ok(Accepted::Created { .. })]));
+    assert!(created(&first[0]), "{first:?}");
 
     let batch: Vec<Submission> = (0..5)
         .map(|_| submission(&key, body.clone(), None))
         .collect();
-    let answers = accept_batch(&app.db, &batch).await;
-    let remaining: Vec<Option<u32>> = answers
+    let outcomes = accept_batch(&app.db, &batch).await;
+    let remaining: Vec<Option<u32>> = outcomes
         .iter()
-        .map(|a| match a {
+        .map(|o| match &o.answer {
             Ok(Accepted::Created { rate, .. }) => Some(rate.remaining),
             Err(ApiError::RateLimited(rate)) => {
                 assert_eq!(rate.remaining, 0);

@@ -98,3 +98,48 @@ async fn last_use_is_recorded() {
             .expect("row");
     assert!(used.is_some());
 }
+
+/// `POST /api/v1/messages` with `key` and a raw body.
+async fn send_raw(app: &crate::helpers::TestApp, key: &str, body: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/v1/messages", app.address))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn sending_judges_the_key_before_the_body() {
+    // Sending looks its key up with the batch that stores the message, not in the
+    // middleware: the key must still come first, and every answer to a valid key still
+    // shows the budget.
+    let app = spawn_app().await;
+    let key = app.with_site_and_key().await;
+    let unknown = "sk_live_00000000000000000000000000000000";
+    for body in ["{not json", r#"{"phone": "12", "content": "x"}"#] {
+        assert_problem(
+            send_raw(&app, unknown, body).await,
+            401,
+            "invalid_api_key",
+            None,
+        )
+        .await;
+    }
+
+    let r = send_raw(&app, &key, "{not json").await;
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "1000");
+    assert_problem(r, 400, "malformed_json", None).await;
+    let r = send_raw(&app, &key, r#"{"phone": "12", "content": "x"}"#).await;
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "1000");
+    assert_problem(r, 422, "invalid_phone", Some("phone")).await;
+
+    let revoked = app.create_key(5, None).await;
+    let prefix = &revoked[..16];
+    store::keys::revoke(&app.db, prefix).await.expect("revoke");
+    let r = send_raw(&app, &revoked, r#"{"phone": "12", "content": "x"}"#).await;
+    assert_problem(r, 401, "revoked_api_key", None).await;
+    assert_eq!(app.message_count().await, 0);
+}
