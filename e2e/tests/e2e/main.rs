@@ -1,0 +1,24 @@
+//! End-to-end tests: the real binaries as separate processes (see the `smsgw_e2e` crate),
+//! driven only through the HTTP API and the simulated modems' control API.
+//!
+//! `cargo test -p smsgw-e2e` builds the programs first if needed. Every test starts its
+//! own stack on its own database; on failure the logs of every program are kept and their
+//! ends printed. `SMSGW_E2E_LOG=debug` makes the programs log more.
+
+mod flows;
+
+use std::time::Duration;
+
+use smsgw_e2e::{SiteSpec, Stack};
+
+/// Longest wait for one step of a message on a loaded machine.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A stack with one site, `main`, with one modem.
+pub async fn one_site() -> Stack {
+    Stack::builder()
+        .site(SiteSpec::new("main", 1))
+        .start()
+        .await
+        .expect("the stack starts")
+}
