@@ -86,6 +86,11 @@ impl Process {
         &self.name
     }
 
+    /// The process id while it runs (to read its memory, for instance).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Its log file.
     pub fn log(&self) -> &Path {
         &self.log

@@ -111,6 +111,17 @@ struct Site {
     modems: Vec<Modem>,
 }
 
+/// Process ids of a stack's programs (`None` for one that is not running).
+#[derive(Debug, Clone)]
+pub struct Pids {
+    /// `smsgw-api`.
+    pub api: Option<u32>,
+    /// `smsgw-broker`.
+    pub broker: Option<u32>,
+    /// Each site's `smsgw-agent`, by site id.
+    pub agents: Vec<(String, Option<u32>)>,
+}
+
 /// A running gateway; see the module documentation.
 #[derive(Debug)]
 pub struct Stack {
@@ -499,6 +510,19 @@ impl Stack {
 
     /// Kills the API with SIGKILL and starts it again on the same port; returns once it
     /// is ready.
+    /// Process ids of the API, the broker and each site's agent, for measurements.
+    pub fn pids(&self) -> Pids {
+        Pids {
+            api: self.api.pid(),
+            broker: self.broker.pid(),
+            agents: self
+                .sites
+                .iter()
+                .map(|s| (s.id.clone(), s.agent.pid()))
+                .collect(),
+        }
+    }
+
     pub async fn restart_api(&mut self) -> Result<(), E2eError> {
         self.api.kill();
         self.api.start()?;
