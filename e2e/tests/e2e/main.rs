@@ -6,19 +6,22 @@
 //! ends printed. `SMSGW_E2E_LOG=debug` makes the programs log more.
 
 mod flows;
+mod outage;
+mod routing;
 
 use std::time::Duration;
 
-use smsgw_e2e::{SiteSpec, Stack};
+use smsgw_e2e::{SiteSpec, Stack, StackBuilder};
 
 /// Longest wait for one step of a message on a loaded machine.
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// Starts `builder`'s stack or fails the test.
+pub async fn start(builder: StackBuilder) -> Stack {
+    builder.start().await.expect("the stack starts")
+}
+
 /// A stack with one site, `main`, with one modem.
 pub async fn one_site() -> Stack {
-    Stack::builder()
-        .site(SiteSpec::new("main", 1))
-        .start()
-        .await
-        .expect("the stack starts")
+    start(Stack::builder().site(SiteSpec::new("main", 1))).await
 }
