@@ -6,17 +6,22 @@
 //! Here concurrent requests share a transaction instead: the handler hands its request to
 //! the [`Accepter`], a per-process task that gathers what has queued up while the previous
 //! batch was in flight and stores it in ONE transaction, with one statement per step
-//! whatever the batch size (see [`accept_batch`]). Each request still waits for the commit
-//! of its own batch, so nothing is answered from memory: a replica that dies loses only
-//! requests that have not been answered yet.
+//! whatever the batch size (see [`accept_batch`]). There is no timer: a lone request goes
+//! at once, and the busier the API, the larger the batches. Each request still waits for
+//! the commit of its own batch, so nothing is answered from memory: a replica that dies
+//! loses only requests that have not been answered yet.
 //!
 //! The batch also looks up the API keys of its requests, one statement for all of them, so
 //! sending costs no round trip of its own for authentication.
 //!
 //! Each request keeps its own answer: a refusal (unknown or revoked key, invalid body,
-//! unknown site, rate limit), a replay or its stored message. A batch whose statements fail is rolled back and its
-//! requests are tried again one by one, so one bad request cannot fail the others; a batch
-//! whose commit fails answers every request with an error, because its outcome is unknown.
+//! unknown site, rate limit), a replay or its stored message. A batch whose statements
+//! fail is rolled back and its requests are tried again one by one, so one bad request
+//! cannot fail the others; a batch whose commit fails answers every request with an error,
+//! because its outcome is unknown.
+//!
+//! Metrics: `smsgw_accept_batches_total` and `smsgw_accept_batched_requests_total` (their
+//! ratio is the mean batch size), `smsgw_accept_batches_split_total`.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -180,6 +185,8 @@ async fn gather(db: PgPool, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        metrics::counter!("smsgw_accept_batches_total").increment(1);
+        metrics::counter!("smsgw_accept_batched_requests_total").increment(batch.len() as u64);
         let db = db.clone();
         tokio::spawn(async move {
             let (submissions, replies): (Vec<Submission>, Vec<_>) =

@@ -106,6 +106,11 @@ async fn metrics_use_route_templates_not_raw_paths() {
     assert!(text.contains("smsgw_http_requests_total"), "{text}");
     assert!(text.contains(r#"route="/api/v1/messages/{id}""#), "{text}");
     assert!(text.contains("smsgw_messages_accepted_total"), "{text}");
+    assert!(text.contains("smsgw_accept_batches_total"), "{text}");
+    assert!(
+        text.contains("smsgw_accept_batched_requests_total"),
+        "{text}"
+    );
     assert!(!text.contains(&id), "no ids in labels");
     assert!(!text.contains("33612345678"), "no phone numbers in labels");
 }
