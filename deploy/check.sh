@@ -297,11 +297,12 @@ if [ "$live_ok" = 1 ]; then
             for _ in $(seq 1 40); do
                 out=$(node deploy/zabbix/run_js.mjs deploy/zabbix/get_modems.js \
                     "{\"url\": \"http://127.0.0.1:$API_PORT\", \"api_key\": \"$API_KEY\"}") || return 1
-                case $out in *'"id":"usb0"'*) break ;; esac
+                # The first state/modems may come before the agent has probed the modem.
+                case $out in *'"id":"usb0"'*'"rssi":'*) break ;; esac
                 sleep 0.2
             done
             case $out in
-                *'"id":"usb0"'*) ;;
+                *'"id":"usb0"'*'"rssi":'*) ;;
                 *) echo "no modem reached the API through MQTT: $out"; return 1 ;;
             esac
             echo "$out" | head -c 600

@@ -98,6 +98,18 @@ fn describe() {
         "smsgw_dispatch_cancels_published_total",
         "Cancel commands published"
     );
+    describe_counter!(
+        "smsgw_accept_batches_total",
+        "Group-commit transactions of POST /api/v1/messages"
+    );
+    describe_counter!(
+        "smsgw_accept_batched_requests_total",
+        "Requests carried by group-commit transactions (divided by the batches: the mean batch size)"
+    );
+    describe_counter!(
+        "smsgw_accept_batches_split_total",
+        "Group-commit transactions that failed and were retried request by request"
+    );
     describe_gauge!("smsgw_site_online", "1 while the site's agent is online");
     describe_gauge!(
         "smsgw_site_queue",
