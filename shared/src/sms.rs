@@ -194,9 +194,26 @@ pub enum TextError {
         /// Segments it would take.
         segments: usize,
     },
+    /// The text holds a character the modem's XML API cannot carry.
+    #[error(
+        "the text holds U+{code:04X} at character {position}, a control character a modem cannot send (XML 1.0 allows only tab, line feed and carriage return below U+0020, and not U+FFFE or U+FFFF)",
+        code = u32::from(*.character)
+    )]
+    Unsendable {
+        /// The character.
+        character: char,
+        /// Its position, counted in characters from 0.
+        position: usize,
+    },
 }
 
-/// A text that can be sent as an SMS: not empty and within the modem's limits.
+/// Whether the modem's XML API (XML 1.0, the `Char` production of its §2.2) can carry `c`.
+pub fn is_sendable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || !(c < ' ' || c == '\u{fffe}' || c == '\u{ffff}')
+}
+
+/// A text that can be sent as an SMS: not empty, only characters the modem's API can
+/// carry, and within the modem's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText {
     text: String,
@@ -209,6 +226,14 @@ impl MessageText {
         let text = text.into();
         if text.trim().is_empty() {
             return Err(TextError::Empty);
+        }
+        if let Some((position, character)) =
+            text.chars().enumerate().find(|(_, c)| !is_sendable(*c))
+        {
+            return Err(TextError::Unsendable {
+                character,
+                position,
+            });
         }
         let info = analyze(&text);
         let max = info.encoding.hilink_max();

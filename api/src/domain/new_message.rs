@@ -87,6 +87,46 @@ fn one_of(
     }
 }
 
+/// Where a JSON object holds U+0000 in a key or a string (PostgreSQL's `jsonb` refuses it),
+/// as a JSON pointer (`/a/0/b`).
+fn nul_in(map: &serde_json::Map<String, Value>) -> Option<String> {
+    fn in_value(value: &Value, path: &mut String) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .any(|(i, item)| at(path, &i.to_string(), |path| in_value(item, path))),
+            Value::Object(map) => in_map(map, path),
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+    fn in_map(map: &serde_json::Map<String, Value>, path: &mut String) -> bool {
+        map.iter().any(|(key, item)| {
+            let segment = key
+                .replace('~', "~0")
+                .replace('/', "~1")
+                .replace('\0', "\\u0000");
+            at(path, &segment, |path| {
+                key.contains('\0') || in_value(item, path)
+            })
+        })
+    }
+    /// Runs `check` with `segment` appended to `path`, which keeps it only when found.
+    fn at(path: &mut String, segment: &str, check: impl FnOnce(&mut String) -> bool) -> bool {
+        let len = path.len();
+        path.push('/');
+        path.push_str(segment);
+        let found = check(path);
+        if !found {
+            path.truncate(len);
+        }
+        found
+    }
+    let mut path = String::new();
+    in_map(map, &mut path).then_some(path)
+}
+
 impl NewMessage {
     /// Checks a request at time `now`, reading national numbers in `region`.
     pub fn parse(
@@ -113,6 +153,7 @@ impl NewMessage {
             let code = match e {
                 TextError::Empty => "empty_text",
                 TextError::TooLong { .. } => "text_too_long",
+                TextError::Unsendable { .. } => "invalid_text",
             };
             FieldError::new(code, text_field, e.to_string())
         })?;
@@ -169,6 +210,13 @@ impl NewMessage {
                 let size = serde_json::to_vec(&map)
                     .map(|v| v.len())
                     .unwrap_or(usize::MAX);
+                if let Some(path) = nul_in(&map) {
+                    return Err(FieldError::new(
+                        "invalid_metadata",
+                        "metadata",
+                        format!("`metadata` holds U+0000 at {path}, which cannot be stored"),
+                    ));
+                }
                 if size > MAX_METADATA_BYTES {
                     return Err(FieldError::new(
                         "invalid_metadata",
@@ -265,5 +313,28 @@ mod tests {
         let mut r = request("+33612345678", "x");
         r.metadata = Some(Value::from(3));
         assert_eq!(code(r), ("invalid_metadata", "metadata".into()));
+    }
+
+    #[test]
+    fn nul_in_metadata_is_found_with_its_path() {
+        let map = |v: Value| v.as_object().cloned().expect("object");
+        assert_eq!(
+            nul_in(&map(serde_json::json!({"a": [1, {"b/c": "x\u{0}"}]}))).as_deref(),
+            Some("/a/1/b~1c")
+        );
+        assert_eq!(
+            nul_in(&map(serde_json::json!({"ok": "x", "k\u{0}": 1}))).as_deref(),
+            Some("/k\\u0000")
+        );
+        assert_eq!(
+            nul_in(&map(
+                serde_json::json!({"a": ["\\u0000"], "b": {"c": null}})
+            )),
+            None
+        );
+        let mut r = request("+33612345678", "x");
+        r.metadata = Some(serde_json::json!({"a": "\u{0}"}));
+        let e = NewMessage::parse(r, None, OffsetDateTime::now_utc()).expect_err("refused");
+        assert!(e.detail.contains("/a"), "{}", e.detail);
     }
 }

@@ -166,9 +166,20 @@ async fn a_request_that_breaks_the_batch_fails_alone() {
     let app = spawn_app().await;
     let key = app.with_site_and_key().await;
     let body = json!({"phone": "+33612345678", "content": "fine"});
-    // Valid JSON that PostgreSQL cannot store (jsonb has no NUL character): the batch's
-    // insert fails, and the batch is tried again one request at a time.
-    let unstorable = json!({"phone": "+33612345678", "content": "x", "metadata": {"a": "\u{0}"}});
+    // A valid request the database refuses (a trigger stands for any such refusal): the
+    // batch's insert fails, and the batch is tried again one request at a time.
+    for statement in [
+        "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.content = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages
+         FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+    ] {
+        sqlx::query(statement)
+            .execute(&app.db)
+            .await
+            .expect("trigger");
+    }
+    let unstorable = json!({"phone": "+33612345678", "content": "boom"});
     let outcomes = accept_batch(
         &app.db,
         &[

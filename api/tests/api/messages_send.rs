@@ -174,6 +174,30 @@ async fn every_bad_body_is_refused_with_its_code_and_nothing_is_stored() {
             Some("content"),
         ),
         (
+            json!({"phone": ok_phone, "content": "a\u{0}b"}),
+            422,
+            "invalid_text",
+            Some("content"),
+        ),
+        (
+            json!({"phone": ok_phone, "text": "bell\u{7}"}),
+            422,
+            "invalid_text",
+            Some("text"),
+        ),
+        (
+            json!({"phone": ok_phone, "content": "hi", "metadata": {"a": [{"b": "x\u{0}"}]}}),
+            422,
+            "invalid_metadata",
+            Some("metadata"),
+        ),
+        (
+            json!({"phone": ok_phone, "content": "hi", "metadata": {"k\u{0}": 1}}),
+            422,
+            "invalid_metadata",
+            Some("metadata"),
+        ),
+        (
             json!({"phone": ok_phone, "to": "+33612345679", "content": "hi"}),
             422,
             "conflicting_fields",

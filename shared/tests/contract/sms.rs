@@ -133,6 +133,21 @@ fn hilink_limits_refuse_with_a_clear_error() {
     ));
     assert_eq!(MessageText::parse(""), Err(TextError::Empty));
     assert_eq!(MessageText::parse(" \n\t"), Err(TextError::Empty));
+    assert_eq!(
+        MessageText::parse("a\u{0}b"),
+        Err(TextError::Unsendable {
+            character: '\0',
+            position: 1
+        })
+    );
+    assert_eq!(
+        MessageText::parse("ok\u{1b}"),
+        Err(TextError::Unsendable {
+            character: '\u{1b}',
+            position: 2
+        })
+    );
+    assert!(MessageText::parse("line\r\nnext\ttab").is_ok());
     let ok = MessageText::parse("Hello").map(|t| t.info().segments);
     assert_eq!(ok, Ok(1));
 }
@@ -223,7 +238,9 @@ proptest! {
     fn message_text_accepts_exactly_what_fits(chars in prop::collection::vec(sms_char(), 0..700)) {
         let text: String = chars.into_iter().collect();
         let info = analyze(&text);
-        let fits = !text.trim().is_empty() && info.units <= info.encoding.hilink_max();
+        let fits = !text.trim().is_empty()
+            && text.chars().all(smsgw_shared::sms::is_sendable)
+            && info.units <= info.encoding.hilink_max();
         prop_assert_eq!(MessageText::parse(text).is_ok(), fits);
     }
 }
