@@ -105,8 +105,10 @@ impl Agent {
                 ),
             ),
             session,
+            queued: 0.into(),
         });
-        let (client, eventloop) = rumqttc::AsyncClient::new(mqtt::options(&config, session)?, 1024);
+        let (client, eventloop) =
+            rumqttc::AsyncClient::new(mqtt::options(&config, session)?, mqtt::REQUEST_CHANNEL);
         tasks.push(tokio::spawn(link.clone().run(
             client,
             eventloop,

@@ -12,12 +12,15 @@ use std::{
     path::Path,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, ClientError, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, Publish,
+    QoS,
+};
 use smsgw_shared::{
     SiteId, TopicKind, Topics,
     wire::{self, ConnState, ModemsState, Presence, V1, WireMessage},
@@ -37,6 +40,12 @@ use crate::{
 
 /// Events published per round of the outbox publisher.
 const PUBLISH_BATCH: u32 = 200;
+/// Capacity of rumqttc's request channel, shared by our publishes and command acks.
+pub(crate) const REQUEST_CHANNEL: usize = 1024;
+/// Most of our publishes waiting in that channel at once. The rest of the channel stays
+/// free for command acks: a channel filled by re-published events would refuse them, the
+/// broker's window towards the agent would fill, and no command would arrive any more.
+const PUBLISH_BUDGET: usize = REQUEST_CHANNEL / 4;
 
 /// What the MQTT tasks share with the rest of the agent.
 pub struct Link {
@@ -62,6 +71,9 @@ pub struct Link {
     pub reconnect: (Duration, Duration),
     /// This connection's session counter.
     pub session: u64,
+    /// Our publishes handed to rumqttc and not yet taken from its channel (at most
+    /// [`PUBLISH_BUDGET`]; an estimate that can only err low, see [`Link::sent_one`]).
+    pub queued: AtomicUsize,
 }
 
 fn presence(state: Presence, session: u64) -> Vec<u8> {
@@ -84,7 +96,7 @@ pub fn options(config: &Config, session: u64) -> Result<MqttOptions, ConfigError
         .set_clean_session(false)
         .set_manual_acks(true)
         .set_max_packet_size(256 * 1024, 256 * 1024)
-        .set_request_channel_capacity(1024)
+        .set_request_channel_capacity(REQUEST_CHANNEL)
         .set_inflight(100);
     if !config.mqtt.password.is_empty() {
         let username = if config.mqtt.username.is_empty() {
@@ -125,12 +137,17 @@ impl Link {
                 event = eventloop.poll() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         info!(session_present = ack.session_present, "connected to the broker");
+                        if !ack.session_present {
+                            // rumqttc dropped what it held for the old session.
+                            self.queued.store(0, Ordering::SeqCst);
+                        }
                         delays = self.reconnect_delays();
                         self.on_connect(&client);
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         self.on_publish(&client, &publish).await;
                     }
+                    Ok(Event::Outgoing(Outgoing::Publish(_))) => self.sent_one(),
                     Ok(_) => {}
                     Err(e) => {
                         if self.connected.swap(false, Ordering::SeqCst) {
@@ -186,9 +203,9 @@ impl Link {
             error!(error = %e, "cannot subscribe to {commands}");
         }
         let topic = self.topics.topic(&self.site, TopicKind::StateConn);
-        if let Err(e) = client.try_publish(
+        if let Err(e) = self.publish(
+            client,
             topic,
-            QoS::AtLeastOnce,
             true,
             presence(Presence::Online, self.session),
         ) {
@@ -327,16 +344,23 @@ impl Link {
             .journal
             .due_events(now, self.ack_timeout, PUBLISH_BATCH)
             .await?;
-        let mut published = Vec::with_capacity(due.len());
-        for event in &due {
+        let room = PUBLISH_BUDGET.saturating_sub(self.queued.load(Ordering::SeqCst));
+        let mut published = Vec::with_capacity(due.len().min(room));
+        for event in due.iter().take(room) {
             let topic = self.topics.topic(&self.site, event.kind);
-            match client.try_publish(topic, QoS::AtLeastOnce, false, event.payload.clone()) {
+            match self.publish(client, topic, false, event.payload.clone()) {
                 Ok(()) => published.push(event.event_id),
                 Err(e) => {
                     debug!(error = %e, "MQTT queue full; publishing the rest later");
                     break;
                 }
             }
+        }
+        if published.len() < due.len() {
+            debug!(
+                left = due.len() - published.len(),
+                "publish budget spent; the rest goes out as the queue drains"
+            );
         }
         self.journal.mark_published(&published, now).await?;
         Ok(due.len() == PUBLISH_BATCH as usize && published.len() == due.len())
@@ -346,8 +370,36 @@ impl Link {
     async fn publish_health(&self, client: &AsyncClient) {
         let payload = wire::encode(&self.modems_state().await);
         let topic = self.topics.topic(&self.site, TopicKind::StateModems);
-        if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, true, payload) {
+        if let Err(e) = self.publish(client, topic, true, payload) {
             debug!(error = %e, "could not publish modem health");
+        }
+    }
+
+    /// Hands one QoS 1 publish to rumqttc and counts it against [`PUBLISH_BUDGET`].
+    fn publish(
+        &self,
+        client: &AsyncClient,
+        topic: String,
+        retain: bool,
+        payload: Vec<u8>,
+    ) -> Result<(), ClientError> {
+        client.try_publish(topic, QoS::AtLeastOnce, retain, payload)?;
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// rumqttc took a publish from its channel. Publishes it sends again after a reconnect
+    /// are counted a second time, so the count can only err low, never stall the outbox;
+    /// once half the budget is free the outbox publisher is woken.
+    fn sent_one(&self) {
+        let before = self
+            .queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(1))
+            })
+            .unwrap_or(0);
+        if before == PUBLISH_BUDGET / 2 + 1 {
+            self.events.notify_one();
         }
     }
 

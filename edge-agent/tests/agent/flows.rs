@@ -434,6 +434,59 @@ async fn unacknowledged_events_are_published_again_until_acked() {
     s.agent.stop().await;
 }
 
+/// An outbox far larger than rumqttc's request channel, published again and again while
+/// the API confirms nothing, must leave room for the acks of new commands: otherwise the
+/// broker's window towards the agent fills and no command arrives any more.
+#[tokio::test]
+async fn a_large_unconfirmed_outbox_never_blocks_new_commands() {
+    let Some(s) = setup_with(&[Profile::E3372h], |c| c.mqtt.ack_timeout_ms = 300).await else {
+        return;
+    };
+    s.api
+        .acking
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    // Commands for a modem this site does not have: each leaves an `accepted` event in the
+    // outbox and is never sent.
+    let elsewhere: smsgw_shared::ModemId = "elsewhere".parse().expect("modem id");
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..3000 {
+        let mut filler = send_command("+33612345678", &format!("filler {i}"));
+        filler.modem = Some(elsewhere.clone());
+        s.agent
+            .journal()
+            .accept(&filler, now)
+            .await
+            .expect("journalled");
+    }
+    s.api
+        .wait_for(WAIT, "the filler events re-published", |seen| {
+            (seen.deliveries.values().filter(|&&n| n >= 2).count() >= 1000).then_some(())
+        })
+        .await;
+    let commands: Vec<_> = (0..50)
+        .map(|i| send_command("+33612345678", &format!("real {i}")))
+        .collect();
+    for command in &commands {
+        s.api.send(command).await;
+    }
+    for command in &commands {
+        s.api.wait_state(command.id, MessageState::Sent, WAIT).await;
+    }
+    assert_eq!(s.sims[0].ledger().len(), 50);
+    s.api
+        .acking
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while s.agent.journal().outbox_len().await.unwrap_or(1) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox never drained"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.agent.stop().await;
+}
+
 /// The same path through smsgw-broker with JWT credentials, including a broker restart
 /// (rumqttd keeps sessions in memory only: the agent must re-subscribe and re-publish).
 #[tokio::test]

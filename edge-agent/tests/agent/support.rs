@@ -271,14 +271,15 @@ impl ApiSide {
                                 v: V1,
                                 event_ids: vec![id],
                             });
-                            let _ = client
-                                .publish(
-                                    topics.topic(&site, TopicKind::CommandAck),
-                                    QoS::AtLeastOnce,
-                                    false,
-                                    payload,
-                                )
-                                .await;
+                            // Never awaited inside the task that polls: a burst of
+                            // events would fill the request channel and deadlock it. An
+                            // ack that does not fit is lost; the agent publishes again.
+                            let _ = client.try_publish(
+                                topics.topic(&site, TopicKind::CommandAck),
+                                QoS::AtLeastOnce,
+                                false,
+                                payload,
+                            );
                         }
                         changed.notify_waiters();
                     }
