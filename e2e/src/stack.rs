@@ -508,8 +508,6 @@ impl Stack {
         self.wait_broker().await
     }
 
-    /// Kills the API with SIGKILL and starts it again on the same port; returns once it
-    /// is ready.
     /// Process ids of the API, the broker and each site's agent, for measurements.
     pub fn pids(&self) -> Pids {
         Pids {
@@ -523,6 +521,8 @@ impl Stack {
         }
     }
 
+    /// Kills the API with SIGKILL and starts it again on the same port; returns once it
+    /// is ready.
     pub async fn restart_api(&mut self) -> Result<(), E2eError> {
         self.api.kill();
         self.api.start()?;

@@ -5,6 +5,7 @@
 //! own stack on its own database; on failure the logs of every program are kept and their
 //! ends printed. `SMSGW_E2E_LOG=debug` makes the programs log more.
 
+mod chaos;
 mod flows;
 mod outage;
 mod routing;
