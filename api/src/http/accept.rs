@@ -15,10 +15,11 @@
 //! sending costs no round trip of its own for authentication.
 //!
 //! Each request keeps its own answer: a refusal (unknown or revoked key, invalid body,
-//! unknown site, rate limit), a replay or its stored message. A batch whose statements
-//! fail is rolled back and its requests are tried again one by one, so one bad request
-//! cannot fail the others; a batch whose commit fails answers every request with an error,
-//! because its outcome is unknown.
+//! unknown site, rate limit), a replay or its stored message. A batch whose statement the
+//! database refuses is rolled back and its requests are tried again one by one, so one bad
+//! request cannot fail the others; a batch that cannot reach the database answers every
+//! request 503 `database_unavailable` at once; a batch whose commit fails answers every
+//! request with an error, because its outcome is unknown.
 //!
 //! Metrics: `smsgw_accept_batches_total` and `smsgw_accept_batched_requests_total` (their
 //! ratio is the mean batch size), `smsgw_accept_batches_split_total`.
@@ -35,7 +36,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     auth::{self, AuthenticatedKey},
-    error::ApiError,
+    error::{ApiError, is_unavailable},
     messages::message_body,
 };
 use crate::{
@@ -239,6 +240,14 @@ pub async fn accept_batch(db: &PgPool, submissions: &[Submission]) -> Vec<Outcom
                 .collect()
         }
         Err(e) if all.len() == 1 => vec![Outcome::failed(e.answer())],
+        // Out of reach, the database fails every request alike: trying them one by one
+        // would only make each wait for the same failure again.
+        Err(BatchError::Statement(e)) if is_unavailable(&e) => {
+            tracing::error!(error = %e, size = all.len(), "the database is out of reach; the batch is refused");
+            all.iter()
+                .map(|_| Outcome::failed(ApiError::DatabaseUnavailable(e.to_string())))
+                .collect()
+        }
         Err(e) => {
             tracing::warn!(error = %e, size = all.len(), "a batch failed; storing its messages one by one");
             metrics::counter!("smsgw_accept_batches_split_total").increment(1);

@@ -83,9 +83,12 @@ pub enum ApiError {
     /// A dependency is down.
     #[error("not ready: {0}")]
     NotReady(String),
-    /// The database failed.
+    /// The database failed (503 when it is out of reach, see [`is_unavailable`]).
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The database was out of reach for a request that shared its failure with others.
+    #[error("the database is out of reach: {0}")]
+    DatabaseUnavailable(String),
     /// Something that should not happen did.
     #[error("{0}")]
     Internal(String),
@@ -107,6 +110,36 @@ pub struct Problem {
     /// The field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+/// The answer while the database is out of reach: the client should try again.
+const UNAVAILABLE: (StatusCode, &str, &str) = (
+    StatusCode::SERVICE_UNAVAILABLE,
+    "database_unavailable",
+    "Database unavailable",
+);
+const UNAVAILABLE_DETAIL: &str = "the database is out of reach; nothing was stored, try again";
+/// `Retry-After` of a [`UNAVAILABLE`] answer, in seconds.
+const UNAVAILABLE_RETRY_SECS: u32 = 1;
+
+/// Whether `e` means the database could not be reached (no connection in time, the
+/// connection broke, the server is shutting down or full), as opposed to a statement it
+/// refused. SQLSTATE classes from the PostgreSQL manual, appendix A: 08 connection
+/// exception, 53 insufficient resources, 57P01–57P03 operator intervention.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 impl ApiError {
@@ -197,6 +230,8 @@ impl ApiError {
                 "not_ready",
                 "Service not ready",
             ),
+            ApiError::Database(e) if is_unavailable(e) => UNAVAILABLE,
+            ApiError::DatabaseUnavailable(_) => UNAVAILABLE,
             ApiError::Database(_) | ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -213,6 +248,8 @@ impl ApiError {
                 e.detail.clone(),
                 (!e.field.is_empty()).then(|| e.field.clone()),
             ),
+            ApiError::Database(e) if is_unavailable(e) => (UNAVAILABLE_DETAIL.to_owned(), None),
+            ApiError::DatabaseUnavailable(_) => (UNAVAILABLE_DETAIL.to_owned(), None),
             ApiError::Database(_) | ApiError::Internal(_) => (
                 "the server failed to answer; try again later".to_owned(),
                 None,
@@ -265,6 +302,14 @@ impl IntoResponse for ApiError {
                 );
                 response.extensions_mut().insert(*rate);
             }
+            ApiError::Database(_) | ApiError::DatabaseUnavailable(_)
+                if status == StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_SECS),
+                );
+            }
             ApiError::MissingApiKey
             | ApiError::InvalidApiKey
             | ApiError::RevokedApiKey
@@ -290,4 +335,23 @@ pub async fn not_found() -> ApiError {
 /// The answer for a method a path does not have.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_503_with_retry_after_and_other_failures_500() {
+        let response = ApiError::Database(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let response = ApiError::DatabaseUnavailable("closed".into()).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let refused = ApiError::Database(sqlx::Error::RowNotFound);
+        assert_eq!(refused.parts().1, "internal");
+        let response = refused.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
 }

@@ -249,6 +249,7 @@ pub fn message_body(row: MessageRow) -> Result<Value, serde_json::Error> {
         (status = 415, description = "Body not sent as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, of the wrong type or invalid; `field` names it", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limit reached; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database out of reach (`database_unavailable`); nothing stored, retry after Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(

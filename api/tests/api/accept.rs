@@ -17,7 +17,7 @@ use smsgw_api::{
 };
 use time::OffsetDateTime;
 
-use crate::helpers::{PEPPER, TestApp, spawn_app};
+use crate::helpers::{PEPPER, TestApp, clear_of_the_minute_turn, spawn_app};
 
 /// `n` concurrent sends with `key`; their statuses and `X-RateLimit-Remaining` values.
 async fn send_concurrently(app: &TestApp, key: &str, n: usize) -> Vec<(u16, u32)> {
@@ -53,6 +53,7 @@ async fn concurrent_sends_get_the_budget_exactly_and_their_own_remaining_counts(
     let app = spawn_app().await;
     app.create_site("main").await;
     let key = app.create_key(20, None).await;
+    clear_of_the_minute_turn().await;
     let answers = send_concurrently(&app, &key, 30).await;
 
     let accepted: BTreeSet<u32> = answers
@@ -199,11 +200,41 @@ async fn a_request_that_breaks_the_batch_fails_alone() {
 }
 
 #[tokio::test]
+async fn a_batch_that_cannot_reach_the_database_is_refused_at_once_with_503() {
+    let app = spawn_app().await;
+    let key = app.with_site_and_key().await;
+    let body = json!({"phone": "+33612345678", "content": "fine"});
+    // A pool that is closed stands for a database out of reach.
+    let closed = app.db.clone();
+    closed.close().await;
+    let outcomes = accept_batch(
+        &closed,
+        &[
+            submission(&key, body.clone(), None),
+            submission(&key, body, Some("retry-me")),
+        ],
+    )
+    .await;
+    for outcome in &outcomes {
+        let Err(e) = &outcome.answer else {
+            panic!("{outcomes:?}")
+        };
+        assert!(
+            matches!(e, ApiError::DatabaseUnavailable(_)),
+            "{outcomes:?}"
+        );
+        assert_eq!(e.parts().0.as_u16(), 503);
+        assert_eq!(e.parts().1, "database_unavailable");
+    }
+}
+
+#[tokio::test]
 async fn a_batch_larger_than_what_is_left_gets_exactly_the_rest() {
     let app = spawn_app().await;
     app.create_site("main").await;
     let key = app.create_key(4, None).await;
     let body = json!({"phone": "+33612345678", "content": "hi"});
+    clear_of_the_minute_turn().await;
     let first = accept_batch(&app.db, &[submission(&key, body.clone(), None)]).await;
     assert!(created(&first[0]), "{first:?}");
 

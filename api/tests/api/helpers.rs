@@ -537,3 +537,12 @@ pub async fn assert_problem(
     }
     body
 }
+
+/// Windows are calendar minutes of the database's clock: a test that counts within one
+/// window starts early in a minute, so that no new window opens halfway through.
+pub async fn clear_of_the_minute_turn() {
+    let second = time::OffsetDateTime::now_utc().second();
+    if second >= 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - second))).await;
+    }
+}

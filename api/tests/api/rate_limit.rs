@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_on};
+use crate::helpers::{assert_problem, clear_of_the_minute_turn, spawn_app, spawn_app_on};
 
 #[tokio::test]
 async fn the_limit_refuses_with_429_and_headers() {
@@ -10,6 +10,7 @@ async fn the_limit_refuses_with_429_and_headers() {
     app.create_site("main").await;
     let key = app.create_key(2, None).await;
     let body = json!({"phone": "+33612345678", "content": "hi"});
+    clear_of_the_minute_turn().await;
     for remaining in ["1", "0"] {
         let r = app.send(&key, &body).await;
         assert_eq!(r.status(), 201);
@@ -50,6 +51,7 @@ async fn two_instances_share_one_limit() {
     first.create_site("main").await;
     let key = first.create_key(4, None).await;
     let body = json!({"phone": "+33612345678", "content": "hi"});
+    clear_of_the_minute_turn().await;
     // Concurrent sends on both instances: exactly the limit gets through.
     let sends = (0..10).map(|i| {
         let app = if i % 2 == 0 { &first } else { &second };
