@@ -257,6 +257,27 @@ async fn utilisation(modems: usize, port: u16) -> (usize, f64, f64) {
     tokio::time::sleep(WINDOW).await;
     let sent = sims.iter().map(|s| s.ledger().len()).sum::<usize>() - start;
     let rss = agent.rss_mb();
+    // How the sends of the first modem were spaced in the window (the budget's gap is
+    // the floor): where utilisation is lost shows as long gaps.
+    let rfc3339 = time::format_description::well_known::Rfc3339;
+    let times: Vec<time::OffsetDateTime> = sims[0]
+        .ledger()
+        .iter()
+        .skip(start / modems)
+        .filter_map(|e| time::OffsetDateTime::parse(&e.time, &rfc3339).ok())
+        .collect();
+    let mut gaps: Vec<f64> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_seconds_f64() * 1000.0)
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    println!(
+        "utilisation, {modems} modem(s): modem 0 send spacing p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, {} gaps over 150 ms",
+        percentile(&gaps, 0.5),
+        percentile(&gaps, 0.99),
+        gaps.last().copied().unwrap_or(f64::NAN),
+        gaps.iter().filter(|&&g| g > 150.0).count()
+    );
     let allowed = modems as f64 * RATE_PER_MODEM * WINDOW.as_secs_f64();
     drop(agent);
     (sent, sent as f64 / allowed, rss)
