@@ -177,6 +177,7 @@ async fn no_message_is_lost_or_sent_twice_through_kills_restarts_and_modem_fault
         MessageState::Canceled,
     ];
     let mut statuses: HashMap<String, MessageState>;
+    let mut backlog_at_calm = None;
     loop {
         statuses = api
             .list_all("direction=outbound")
@@ -194,6 +195,8 @@ async fn no_message_is_lost_or_sent_twice_through_kills_restarts_and_modem_fault
             .values()
             .filter(|id| statuses.get(*id).is_some_and(|s| terminal.contains(s)))
             .count();
+        // What was still on its way when the faults stopped: recovery includes draining it.
+        backlog_at_calm.get_or_insert(ids.len() - settled);
         if settled == ids.len() {
             break;
         }
@@ -237,11 +240,13 @@ async fn no_message_is_lost_or_sent_twice_through_kills_restarts_and_modem_fault
         "\n| chaos run ({} faults) | value |\n|---|---|\n\
          | submitted | {} |\n| accepted by the API | {} |\n| ledger-unique | {ledger_unique} |\n\
          | duplicates at the ledger | {duplicates} |\n| lost | {} |\n| terminal statuses | {by_status:?} |\n\
-         | recovery after the last fault | {:.1} s |\n",
+         | not yet settled at the last fault | {} |\n\
+         | recovery after the last fault (all settled) | {:.1} s |\n",
         step,
         total,
         ids.len(),
         lost.len(),
+        backlog_at_calm.unwrap_or_default(),
         recovery.as_secs_f64()
     );
     assert_eq!(ids.len() as u64, total, "every message accepted");
