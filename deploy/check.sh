@@ -293,8 +293,8 @@ if [ "$live_ok" = 1 ]; then
         [ -z "$ACORN_PATH" ] && missing "ES5 check of the Zabbix scripts" "acorn could not be installed from npm"
         zabbix_modems() {
             local out
-            # The agent's state/modems reaches the API through the broker; the one with the
-            # probed signal may only come with the agent's periodic health (60 s): wait for it.
+            # The agent's state/modems reaches the API through the broker; the first one may
+            # come before the agent has probed the modem: wait for the probed one.
             for _ in $(seq 1 400); do
                 out=$(node deploy/zabbix/run_js.mjs deploy/zabbix/get_modems.js \
                     "{\"url\": \"http://127.0.0.1:$API_PORT\", \"api_key\": \"$API_KEY\"}") || return 1

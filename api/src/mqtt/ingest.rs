@@ -87,7 +87,8 @@ pub async fn handle(
                 })
                 .collect();
             let session = i64::try_from(state.session).unwrap_or(i64::MAX);
-            let applied = store::sites::replace_modems(&mut tx, &site, session, &modems).await?;
+            let applied =
+                store::sites::replace_modems(&mut tx, &site, session, state.at, &modems).await?;
             (None, if applied { "applied" } else { "ignored" })
         }
         other => return Err(IngestError::NotConsumed(other.kind().suffix())),

@@ -140,25 +140,46 @@ pub async fn pick_for_routing(conn: &mut PgConnection) -> Result<Option<String>,
     .await
 }
 
-/// Replaces the modems of a site with those of a `state/modems` message, unless a newer
-/// session already reported (a retained message of an older session arriving late).
-/// Returns false when it was ignored.
+/// Replaces the modems of a site with those of a `state/modems` report measured `at` in
+/// agent session `session`, unless a newer session already connected or a report at least
+/// as new was applied (reports of one session may be ingested out of order: a retained
+/// message arriving late, concurrent ingestion, several replicas). Returns false when it
+/// was ignored.
 pub async fn replace_modems(
     conn: &mut PgConnection,
     site: &SiteId,
     session: i64,
+    at: OffsetDateTime,
     modems: &[(String, serde_json::Value)],
 ) -> Result<bool, sqlx::Error> {
-    let current = sqlx::query_scalar!(
-        "SELECT session FROM sites WHERE id = $1 FOR UPDATE",
+    let Some(current) = sqlx::query!(
+        "SELECT session, modems_session, modems_at FROM sites WHERE id = $1 FOR UPDATE",
         site.as_str()
     )
     .fetch_optional(&mut *conn)
-    .await?;
-    match current {
-        Some(current) if current <= session => {}
-        _ => return Ok(false),
+    .await?
+    else {
+        return Ok(false);
+    };
+    // PostgreSQL keeps microseconds: compare what it stores.
+    let at = at
+        .replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at);
+    let newer_than_applied = match (current.modems_session, current.modems_at) {
+        (Some(applied_session), Some(applied_at)) => (session, at) > (applied_session, applied_at),
+        _ => true,
+    };
+    if current.session > session || !newer_than_applied {
+        return Ok(false);
     }
+    sqlx::query!(
+        "UPDATE sites SET modems_session = $2, modems_at = $3 WHERE id = $1",
+        site.as_str(),
+        session,
+        at
+    )
+    .execute(&mut *conn)
+    .await?;
     let ids: Vec<String> = modems.iter().map(|(id, _)| id.clone()).collect();
     let states: Vec<serde_json::Value> = modems.iter().map(|(_, s)| s.clone()).collect();
     sqlx::query!(

@@ -65,3 +65,47 @@ async fn sites_are_listed_with_presence_queue_and_modems() {
         .expect("request");
     assert_problem(r, 401, "missing_api_key", None).await;
 }
+
+/// `state/modems` reports can be ingested out of order (concurrent ingestion, several
+/// replicas): a report older than the one applied, or from an older session, is ignored.
+#[tokio::test]
+async fn an_older_modems_report_never_overwrites_a_newer_one() {
+    let app = spawn_app().await;
+    app.create_site("lyon").await;
+    let site: smsgw_shared::SiteId = "lyon".parse().expect("site");
+    let t0 = time::OffsetDateTime::now_utc();
+    let report = |bars: u8| vec![("usb0".to_owned(), json!({"signal": {"bars": bars}}))];
+    let apply = |session: i64, at: time::OffsetDateTime, bars: u8| {
+        let db = app.db.clone();
+        let site = site.clone();
+        async move {
+            let mut tx = db.begin().await.expect("tx");
+            let applied =
+                smsgw_api::store::sites::replace_modems(&mut tx, &site, session, at, &report(bars))
+                    .await
+                    .expect("replace");
+            tx.commit().await.expect("commit");
+            applied
+        }
+    };
+    let bars = || async {
+        sqlx::query_scalar::<_, i32>(
+            "SELECT (state->'signal'->>'bars')::int FROM modems WHERE site_id = 'lyon'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .expect("modem")
+    };
+    let second = time::Duration::SECOND;
+
+    assert!(apply(1, t0 + second, 4).await, "the first report");
+    assert!(!apply(1, t0, 1).await, "older, same session");
+    assert!(!apply(1, t0 + second, 2).await, "the same report again");
+    assert_eq!(bars().await, 4);
+    assert!(apply(1, t0 + 2 * second, 3).await, "newer, same session");
+    assert_eq!(bars().await, 3);
+    // A new session wins even when its clock reads earlier.
+    assert!(apply(2, t0, 5).await, "new session");
+    assert!(!apply(1, t0 + 10 * second, 1).await, "an older session");
+    assert_eq!(bars().await, 5);
+}
