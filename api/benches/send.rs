@@ -3,7 +3,7 @@
 //! database in the same run, and their ratio. Not a test: it prints a table.
 //!
 //! `SMSGW_BENCH_CLIENTS` (default 16) and `SMSGW_BENCH_SECS` (default 10) tune it; the
-//! database is found like the tests find theirs (`tests/api/helpers.rs`).
+//! database is found like the tests find theirs (`tests/api/helpers.rs`, `smsgw-testpg`).
 
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]

@@ -19,4 +19,3 @@ mod mqtt;
 mod openapi;
 mod rate_limit;
 mod sites;
-mod test_support;
