@@ -19,20 +19,31 @@ const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Gauges not set for this long leave `/metrics`. Every gauge is set again on each scrape
+/// (the fleet from the database, the broker connection from its state), so only the series
+/// of a site or modem that is gone, or a signal a modem stopped reporting, age out instead
+/// of showing their last value forever.
+pub const GAUGE_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The exporter's settings: request-duration buckets, gauges leaving after `idle`.
+fn builder(idle: std::time::Duration) -> PrometheusBuilder {
+    let base =
+        || PrometheusBuilder::new().idle_timeout(metrics_util::MetricKindMask::GAUGE, Some(idle));
+    match base().set_buckets(DURATION_BUCKETS) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "histogram buckets refused; using summaries");
+            base()
+        }
+    }
+}
+
 /// The process-wide recorder's handle, installing the recorder on first use.
 pub fn handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let builder = PrometheusBuilder::new();
-            let builder = match builder.set_buckets(DURATION_BUCKETS) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(error = %e, "histogram buckets refused; using summaries");
-                    PrometheusBuilder::new()
-                }
-            };
-            let recorder = builder.build_recorder();
+            let recorder = builder(GAUGE_IDLE_TIMEOUT).build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was installed before; /metrics stays empty");
@@ -154,6 +165,9 @@ pub async fn track(req: Request, next: Next) -> Response {
 /// `GET /metrics`: the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> Response {
+    if let Some(broker) = &state.broker {
+        metrics::gauge!("smsgw_mqtt_connected").set(if broker.connected() { 1.0 } else { 0.0 });
+    }
     if tokio::time::timeout(FLEET_TIMEOUT, fleet_gauges(&state.db))
         .await
         .is_err()
@@ -210,5 +224,35 @@ async fn fleet_gauges(db: &sqlx::PgPool) {
         if let Some(rssi) = signal.and_then(|s| s.get("rssi")).and_then(|v| v.as_f64()) {
             gauge!("smsgw_modem_rssi_dbm", &labels).set(rssi);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gauge_not_set_again_leaves_the_output_and_counters_stay() {
+        let recorder = builder(std::time::Duration::from_millis(200)).build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::gauge!("smsgw_modem_up", "site" => "lyon", "modem" => "usb0").set(1.0);
+            metrics::gauge!("smsgw_modem_up", "site" => "lyon", "modem" => "usb1").set(1.0);
+            metrics::counter!("smsgw_messages_accepted_total").increment(1);
+        });
+        let first = handle.render();
+        assert!(first.contains("modem=\"usb1\""), "{first}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The next scrape sets what still exists: usb1 is gone from the database.
+        metrics::with_local_recorder(&recorder, || {
+            metrics::gauge!("smsgw_modem_up", "site" => "lyon", "modem" => "usb0").set(0.0);
+        });
+        let second = handle.render();
+        assert!(second.contains("modem=\"usb0\""), "{second}");
+        assert!(!second.contains("modem=\"usb1\""), "{second}");
+        assert!(
+            second.contains("smsgw_messages_accepted_total 1"),
+            "{second}"
+        );
     }
 }
