@@ -214,20 +214,17 @@ async fn no_message_is_lost_or_sent_twice_through_kills_restarts_and_modem_fault
     for entry in stack.ledger().await.expect("ledgers") {
         *on_air.entry(entry.text).or_default() += 1;
     }
-    let texts: HashMap<u64, String> = ids
+    let texts: HashMap<String, u64> = ids
         .keys()
-        .map(|i| (*i, format!("chaos {run} {i}")))
+        .map(|i| (format!("chaos {run} {i}"), *i))
         .collect();
-    let ledger_unique = texts.values().filter(|t| on_air.contains_key(*t)).count();
+    let ledger_unique = texts.keys().filter(|t| on_air.contains_key(*t)).count();
     let duplicates: usize = on_air.values().map(|n| n - 1).sum();
-    let strangers = on_air
-        .keys()
-        .filter(|t| !texts.values().any(|x| x == *t))
-        .count();
+    let strangers = on_air.keys().filter(|t| !texts.contains_key(*t)).count();
     let lost: Vec<u64> = texts
         .iter()
-        .filter(|(_, t)| !on_air.contains_key(*t))
-        .map(|(i, _)| *i)
+        .filter(|(t, _)| !on_air.contains_key(*t))
+        .map(|(_, i)| *i)
         .collect();
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for id in ids.values() {
