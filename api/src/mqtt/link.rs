@@ -82,9 +82,9 @@ impl BrokerStatus {
         self.wake.notified().await;
     }
 
+    /// `/metrics` reads it at each scrape (`smsgw_mqtt_connected`).
     fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::SeqCst);
-        metrics::gauge!("smsgw_mqtt_connected").set(if connected { 1.0 } else { 0.0 });
     }
 }
 
