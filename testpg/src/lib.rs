@@ -16,7 +16,7 @@
 //! (older than an hour).
 
 use std::{
-    collections::HashSet,
+    collections::BTreeSet,
     net::{SocketAddr, TcpListener, TcpStream},
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -141,17 +141,12 @@ pub async fn drop_database(name: &str) {
 /// Drops the databases named `<prefix><uuid v7>` that earlier processes left (the UUID
 /// tells their age); once per prefix and process.
 async fn drop_stale(admin: &mut PgConnection, prefix: &str) {
-    static DONE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    static DONE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    if !DONE
+        .lock()
+        .is_ok_and(|mut done| done.insert(prefix.to_owned()))
     {
-        let Ok(mut done) = DONE.lock() else {
-            return;
-        };
-        if !done
-            .get_or_insert_with(HashSet::new)
-            .insert(prefix.to_owned())
-        {
-            return;
-        }
+        return;
     }
     let pattern = format!("{}%", prefix.replace('_', "\\_"));
     let names: Vec<String> =
