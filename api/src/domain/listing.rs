@@ -16,29 +16,51 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
 /// Which way a message travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// The API speaks the original gateway's words (`outgoing`, `incoming`: its clients read
+/// them); the database keeps `outbound` / `inbound`. Filters accept both spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Sent through the gateway.
-    Outbound,
+    Outgoing,
     /// Received by a modem.
-    Inbound,
+    Incoming,
 }
 
 impl Direction {
-    /// Name in the API and the database.
+    /// Name in the API.
     pub fn as_str(self) -> &'static str {
         match self {
-            Direction::Outbound => "outbound",
-            Direction::Inbound => "inbound",
+            Direction::Outgoing => "outgoing",
+            Direction::Incoming => "incoming",
         }
     }
 
-    /// Reads a direction name.
+    /// Name in the database (`messages.direction`).
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Direction::Outgoing => "outbound",
+            Direction::Incoming => "inbound",
+        }
+    }
+
+    /// Reads a direction as a client writes it: the API's names or the database's.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "outbound" => Some(Direction::Outbound),
-            "inbound" => Some(Direction::Inbound),
+            "outgoing" | "outbound" => Some(Direction::Outgoing),
+            "incoming" | "inbound" => Some(Direction::Incoming),
             _ => None,
+        }
+    }
+
+    /// Reads a `messages.direction` value: the column's CHECK constraint admits only
+    /// `outbound` and `inbound`.
+    pub fn from_db(s: &str) -> Self {
+        if s == "inbound" {
+            Direction::Incoming
+        } else {
+            Direction::Outgoing
         }
     }
 }
@@ -47,7 +69,7 @@ impl Direction {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// `outbound` or `inbound`.
+    /// `outgoing` or `incoming` (`outbound` and `inbound` are read as the same).
     pub direction: Option<String>,
     /// A message status.
     pub status: Option<String>,
@@ -128,7 +150,9 @@ impl ListFilter {
                     FieldError::new(
                         "invalid_direction",
                         "direction",
-                        format!("unknown direction {d:?} (known: outbound, inbound)"),
+                        format!(
+                            "unknown direction {d:?} (known: outgoing, incoming; also outbound, inbound)"
+                        ),
                     )
                 })
             })
@@ -206,6 +230,24 @@ mod tests {
     fn defaults() {
         let f = ListFilter::parse(ListQuery::default(), None).expect("ok");
         assert_eq!((f.limit, f.offset), (DEFAULT_LIMIT, 0));
+    }
+
+    #[test]
+    fn directions_read_both_vocabularies() {
+        for (given, api, db) in [
+            ("outgoing", "outgoing", "outbound"),
+            ("outbound", "outgoing", "outbound"),
+            ("incoming", "incoming", "inbound"),
+            ("inbound", "incoming", "inbound"),
+        ] {
+            let d = Direction::parse(given).expect(given);
+            assert_eq!((d.as_str(), d.as_db()), (api, db), "{given}");
+            assert_eq!(Direction::from_db(db), d);
+        }
+        assert_eq!(
+            serde_json::to_value(Direction::Outgoing).expect("json"),
+            "outgoing"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::{
     domain::{
         FieldError,
         cursor::Cursor,
-        listing::{ListFilter, ListQuery},
+        listing::{Direction, ListFilter, ListQuery},
         new_message::{NewMessage, SendMessageRequest},
     },
     store::{
@@ -48,8 +48,9 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub struct MessageView {
     /// Message id (UUID v7).
     pub id: Uuid,
-    /// `outbound` or `inbound`.
-    pub direction: String,
+    /// `outgoing` (sent through the gateway) or `incoming` (received by a modem), the
+    /// original gateway's words.
+    pub direction: Direction,
     /// Current status.
     pub status: String,
     /// The other party, E.164.
@@ -77,7 +78,10 @@ pub struct MessageView {
     pub error: Option<ErrorView>,
     /// Send attempts so far.
     pub attempts: i32,
-    /// Creation time.
+    /// When the message was stored: the original gateway's name for it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub inserted_at: OffsetDateTime,
+    /// The same instant as `inserted_at`.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -147,7 +151,7 @@ impl From<MessageRow> for MessageView {
         });
         Self {
             id: row.id,
-            direction: row.direction,
+            direction: Direction::from_db(&row.direction),
             status: row.status,
             phone: row.phone,
             content: row.content,
@@ -161,6 +165,7 @@ impl From<MessageRow> for MessageView {
             metadata: row.metadata,
             error,
             attempts: row.attempts,
+            inserted_at: row.created_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
             timestamps,

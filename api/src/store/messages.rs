@@ -301,7 +301,7 @@ pub async fn list_visible(
            LIMIT $11 OFFSET $12"#,
         viewer.key_id,
         viewer.default_site,
-        filter.direction.map(|d| d.as_str()),
+        filter.direction.map(|d| d.as_db()),
         filter.status.map(|s| s.as_str()),
         filter.phone.as_ref().map(|p| p.as_str()),
         filter.site.as_ref().map(|s| s.as_str()),

@@ -23,7 +23,7 @@ fn smsgw_api(db_url: &str, args: &[&str]) -> Output {
         .expect("run smsgw-api")
 }
 
-fn ok(db_url: &str, args: &[&str]) -> String {
+pub(crate) fn ok(db_url: &str, args: &[&str]) -> String {
     let out = smsgw_api(db_url, args);
     assert!(
         out.status.success(),

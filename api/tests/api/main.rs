@@ -18,4 +18,5 @@ mod messages_send;
 mod mqtt;
 mod openapi;
 mod rate_limit;
+mod seed_compat;
 mod sites;

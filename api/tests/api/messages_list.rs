@@ -66,6 +66,11 @@ async fn listing_filters_and_is_newest_first() {
         3
     );
     assert!(ids(&list(&app, &key, "?direction=inbound").await).is_empty());
+    assert_eq!(
+        ids(&list(&app, &key, "?direction=outgoing&site=main").await).len(),
+        3
+    );
+    assert!(ids(&list(&app, &key, "?direction=incoming").await).is_empty());
     assert!(ids(&list(&app, &key, "?site=other").await).is_empty());
     assert_eq!(
         ids(&list(&app, &key, "?since=2000-01-01T00:00:00Z").await).len(),
@@ -194,6 +199,9 @@ async fn inbound_messages_are_seen_by_keys_of_their_site() {
         .await
         .expect("request");
     let (status, body) = status_json(r).await;
-    assert_eq!((status, body["direction"].as_str()), (200, Some("inbound")));
+    assert_eq!(
+        (status, body["direction"].as_str()),
+        (200, Some("incoming"))
+    );
     assert!(body["timestamps"]["received"].is_string());
 }

@@ -29,7 +29,7 @@ async fn a_message_is_stored_queued_with_its_history() {
     let id = body["id"].as_str().expect("id");
     assert_eq!(location, format!("/api/v1/messages/{id}"));
     assert_eq!(body["status"], "queued");
-    assert_eq!(body["direction"], "outbound");
+    assert_eq!(body["direction"], "outgoing");
     assert_eq!(body["phone"], "+33612345678");
     assert_eq!(body["content"], "Hello €");
     assert_eq!(body["encoding"], "gsm7");

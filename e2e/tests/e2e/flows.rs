@@ -126,7 +126,7 @@ async fn an_inbound_sms_shows_in_the_api() {
     .await
     .expect("received");
     assert_eq!(received["status"], "received", "{received}");
-    assert_eq!(received["direction"], "inbound", "{received}");
+    assert_eq!(received["direction"], "incoming", "{received}");
     assert_eq!(received["phone"], "+33698765432", "{received}");
     assert_eq!(received["site"], "main", "{received}");
     assert_eq!(received["modem"], "m0", "{received}");
