@@ -90,7 +90,11 @@ pub fn class_of(device_code: u32) -> ErrorClass {
         | code::LOGIN_LOCKED
         | code::LOGGED_IN_ELSEWHERE
         | code::LOGIN_TOO_FREQUENT
-        | code::USSD_NO_RESPONSE
+        | code::USSD_ERROR
+        | code::USSD_FUNCTION_FAILED
+        | code::USSD_IN_SESSION
+        | code::USSD_AT_SEND_FAILED
+        | code::USSD_PROCESSING
         | code::USSD_TIMEOUT
         | code::SIM_NOT_READY
         | code::SMS_TOO_MANY

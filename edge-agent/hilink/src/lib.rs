@@ -12,6 +12,7 @@ pub mod auth;
 pub mod client;
 pub mod code;
 pub mod error;
+pub mod headers;
 pub mod model;
 mod session;
 #[cfg(feature = "sim")]

@@ -7,3 +7,4 @@
 pub mod device;
 pub mod session;
 pub mod sms;
+pub mod ussd;
