@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use smsgw_shared::sms::{self, Encoding};
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::code as codes;
+use crate::model::DATE_FORMAT;
 use crate::sim::config::Profile;
 
 /// The four local folders, numbered like `BoxType` 1–4.
@@ -138,10 +138,7 @@ const FIRST_INDEX: u32 = 40000;
 
 /// Formats a time the way the device shows dates.
 pub(crate) fn device_date(at: OffsetDateTime) -> String {
-    at.format(format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second]"
-    ))
-    .unwrap_or_default()
+    at.format(DATE_FORMAT).unwrap_or_default()
 }
 
 /// Splits a text into the segments it travels in, using the shared SMS rules for the

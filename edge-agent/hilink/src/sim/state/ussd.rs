@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use crate::code as codes;
-use crate::model::ussd::check_code;
+use crate::model::ussd::UssdCode;
 use crate::sim::operator::{UssdReply, UssdService};
 
 /// One code the device forwarded to the network.
@@ -103,7 +103,7 @@ impl Ussd {
 
     /// `ussd/send`: forwards `code`, whose answer is due after `delay`.
     pub fn send(&mut self, now: Instant, code: &str, delay: Duration) -> Result<(), u32> {
-        check_code(code).map_err(|problem| problem.device_code())?;
+        UssdCode::parse(code).map_err(|problem| problem.device_code())?;
         if self.dialog_open(now) {
             return Err(codes::USSD_IN_SESSION);
         }

@@ -2,7 +2,8 @@
 //!
 //! The three firmware families differ only in what they put here: nothing (E303), a session
 //! cookie plus a queue of single-use tokens refilled from reply headers (E3372h 22.x, E3131),
-//! or the same after a login (E3372h-320 10.x). The HTTP flow lives in [`crate::client`].
+//! or the same after a login (E3372h-320 10.x). The HTTP flow around it is the rest of
+//! [`crate::client`].
 
 use std::collections::VecDeque;
 

@@ -7,92 +7,40 @@
 //! which says 111019 while the network has not answered; `GET ussd/status` has `<result>1</result>`
 //! while a USSD dialog is open; `GET ussd/release` closes it.
 //!
-//! [`check_code`] is the rule for what counts as a service code (`*100#`, `#123*4#`); the
+//! [`UssdCode`] (in `service_code`) is what counts as a service code (`*100#`, `#123*4#`); the
 //! client refuses anything else before it reaches the device, and the simulator refuses it
 //! the same way a device would.
 
-use std::fmt;
+pub(crate) mod service_code;
 
-use crate::code;
+use std::time::Duration;
+
+pub use self::service_code::{CodeProblem, MAX_CODE_LEN, UssdCode};
 use crate::error::Error;
 use crate::xml::{Element, FromResponse, RequestXml};
-
-/// Longest USSD string: 182 characters of the GSM 7-bit alphabet (3GPP TS 23.038).
-pub const MAX_CODE_LEN: usize = 182;
 
 /// Value of `<codeType>` as the WebUI sends it (huawei-lte-api sends `codeType`; devices
 /// evidently ignore it).
 const CODE_TYPE: &str = "CodeType";
 
-/// Why a string is not a USSD service code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeProblem {
-    /// Nothing to send.
-    Empty,
-    /// Longer than [`MAX_CODE_LEN`].
-    TooLong(usize),
-    /// Not of the form `*…#` or `#…#` with digits, `*`, `#` and `+` in between.
-    NotAServiceCode,
-}
-
-impl CodeProblem {
-    /// The error code a device answers for such a code: 111016 empty, 111014 too long;
-    /// for anything else the simulator answers 100006 (parameter error), a choice, since no
-    /// source shows what a device says to a malformed service code.
-    pub fn device_code(&self) -> u32 {
-        match self {
-            CodeProblem::Empty => code::USSD_EMPTY,
-            CodeProblem::TooLong(_) => code::USSD_TOO_LONG,
-            CodeProblem::NotAServiceCode => code::PARAMETER_ERROR,
-        }
-    }
-}
-
-impl fmt::Display for CodeProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CodeProblem::Empty => f.write_str("the USSD code is empty"),
-            CodeProblem::TooLong(len) => write!(
-                f,
-                "the USSD code has {len} characters, at most {MAX_CODE_LEN}"
-            ),
-            CodeProblem::NotAServiceCode => f.write_str(
-                "a USSD code starts with * or #, ends with #, and has only digits, *, # and + in between",
-            ),
-        }
-    }
-}
-
-/// Checks that `code` is a service code such as `*100#`, `#123#` or `*101*1*5#`.
-pub fn check_code(code: &str) -> Result<(), CodeProblem> {
-    if code.is_empty() {
-        return Err(CodeProblem::Empty);
-    }
-    let len = code.chars().count();
-    if len > MAX_CODE_LEN {
-        return Err(CodeProblem::TooLong(len));
-    }
-    let well_formed = code.len() >= 3
-        && (code.starts_with('*') || code.starts_with('#'))
-        && code.ends_with('#')
-        && code.bytes().any(|b| b.is_ascii_digit())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'*' | b'#' | b'+'));
-    if well_formed {
-        Ok(())
-    } else {
-        Err(CodeProblem::NotAServiceCode)
-    }
-}
-
 /// The body of `ussd/send`: `content, codeType, timeout`, in the WebUI's order.
-pub fn send_body(code: &str) -> String {
+pub fn send_body(code: &UssdCode) -> String {
     RequestXml::new()
-        .field("content", code)
+        .field("content", code.as_str())
         .field("codeType", CODE_TYPE)
         .field("timeout", "")
         .finish()
+}
+
+/// The network's answer to a USSD code, as [`crate::Client::ussd`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UssdAnswer {
+    /// The code as sent.
+    pub code: UssdCode,
+    /// The answer's text, trimmed.
+    pub content: String,
+    /// From sending the code to reading the answer.
+    pub waited: Duration,
 }
 
 /// The network's answer (`GET ussd/get`).
@@ -136,33 +84,9 @@ mod tests {
     use crate::xml::parse_response;
 
     #[test]
-    fn service_codes() {
-        for good in [
-            "*100#",
-            "#123#",
-            "*101*1*5#",
-            "**21*+4915112345678#",
-            "*#06#",
-        ] {
-            assert_eq!(check_code(good), Ok(()), "{good}");
-        }
-        assert_eq!(check_code(""), Err(CodeProblem::Empty));
-        for bad in ["*100", "100#", "*abc#", "*#", "##", "* 100#", "1", "*1००#"] {
-            assert_eq!(check_code(bad), Err(CodeProblem::NotAServiceCode), "{bad}");
-        }
-        let long = format!("*{}#", "1".repeat(MAX_CODE_LEN));
-        assert_eq!(
-            check_code(&long),
-            Err(CodeProblem::TooLong(MAX_CODE_LEN + 2))
-        );
-        assert_eq!(CodeProblem::Empty.device_code(), 111016);
-        assert_eq!(CodeProblem::TooLong(200).device_code(), 111014);
-    }
-
-    #[test]
     fn send_body_has_the_webui_order() {
         assert_eq!(
-            send_body("*100#"),
+            send_body(&UssdCode::parse("*100#").unwrap()),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><request><content>*100#</content><codeType>CodeType</codeType><timeout></timeout></request>"
         );
     }
@@ -183,6 +107,6 @@ mod tests {
         let busy =
             parse_response::<UssdContent>(b"<error><code>111019</code><message></message></error>")
                 .unwrap_err();
-        assert_eq!(busy.code(), Some(code::USSD_PROCESSING));
+        assert_eq!(busy.code(), Some(crate::code::USSD_PROCESSING));
     }
 }
