@@ -14,7 +14,7 @@ use crate::model::login::{
     HilinkLogin, ScramChallenge, ScramFinal, SesTokInfo, StateLogin, TokenReply,
     authentication_login_body, challenge_login_body, login_body, logout_body,
 };
-use crate::xml::FromResponse;
+use crate::xml::{Element, FromResponse};
 
 /// Redirects followed from the home page.
 const MAX_REDIRECTS: usize = 5;
@@ -29,6 +29,21 @@ enum Login {
 }
 
 impl Client {
+    /// A POST of the login family (its reply replaces the token queue) whose body does not
+    /// depend on the token.
+    async fn login_step(
+        &self,
+        session: &mut Session,
+        path: &str,
+        body: &str,
+    ) -> Result<Element, Error> {
+        let request = Request::Post {
+            body: &|_| body.to_owned(),
+            login: true,
+        };
+        self.exchange(session, path, request).await
+    }
+
     /// Logs out when a login was made; the next call builds a new session.
     pub async fn logout(&self) -> Result<(), Error> {
         let mut session = self.session.lock().await;
@@ -38,14 +53,7 @@ impl Client {
         }
         let body = logout_body();
         let result = self
-            .exchange(
-                &mut session,
-                "api/user/logout",
-                Request::Post {
-                    body: &move |_| body.clone(),
-                    login: true,
-                },
-            )
+            .login_step(&mut session, "api/user/logout", &body)
             .await;
         session.reset();
         match result {
@@ -229,14 +237,7 @@ impl Client {
         let first_nonce = auth::scram_first_nonce();
         let body = challenge_login_body(username, &first_nonce);
         let root = self
-            .exchange(
-                session,
-                "api/user/challenge_login",
-                Request::Post {
-                    body: &move |_| body.clone(),
-                    login: true,
-                },
-            )
+            .login_step(session, "api/user/challenge_login", &body)
             .await?;
         let challenge = ScramChallenge::from_response(&root)?;
         if !challenge.server_nonce.starts_with(&first_nonce) {
@@ -252,14 +253,7 @@ impl Client {
         let body =
             authentication_login_body(&hex::encode(keys.client_proof), &challenge.server_nonce);
         let root = self
-            .exchange(
-                session,
-                "api/user/authentication_login",
-                Request::Post {
-                    body: &move |_| body.clone(),
-                    login: true,
-                },
-            )
+            .login_step(session, "api/user/authentication_login", &body)
             .await?;
         let done = ScramFinal::from_response(&root)?;
         if !done

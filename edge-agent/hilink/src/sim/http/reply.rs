@@ -104,7 +104,7 @@ pub(crate) fn number<T: std::str::FromStr>(
     name: &str,
     default: T,
 ) -> Result<T, u32> {
-    match request.text_of(name) {
+    match request.trimmed(name) {
         None | Some("") => Ok(default),
         Some(text) => text.parse().map_err(|_| codes::PARAMETER_ERROR),
     }
@@ -112,7 +112,7 @@ pub(crate) fn number<T: std::str::FromStr>(
 
 /// Reads a flag sent as `0`/`1` or, by huawei-lte-api, as `true`/`false`.
 pub(crate) fn flag(request: &Element, name: &str) -> Option<bool> {
-    match request.text_of(name)?.to_ascii_lowercase().as_str() {
+    match request.trimmed(name)?.to_ascii_lowercase().as_str() {
         "1" | "true" => Some(true),
         "0" | "false" | "" => Some(false),
         _ => None,

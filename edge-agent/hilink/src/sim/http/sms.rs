@@ -137,12 +137,13 @@ pub(super) fn post(
 fn message_fields(request: &Element) -> (Vec<String>, String) {
     let phones = request
         .child("Phones")
-        .map(|p| p.all("Phone").map(|e| e.text.trim().to_owned()).collect())
+        .map(|p| {
+            p.children_named("Phone")
+                .map(|e| e.text.trim().to_owned())
+                .collect()
+        })
         .unwrap_or_default();
-    let text = request
-        .raw_text_of("Content")
-        .unwrap_or_default()
-        .to_owned();
+    let text = request.raw("Content").unwrap_or_default().to_owned();
     (phones, text)
 }
 
@@ -160,7 +161,7 @@ fn list_query(request: &Element) -> Result<ListQuery, u32> {
 /// The `<Index>` siblings of a delete or set-read body.
 fn indices(request: &Element) -> Result<Vec<u32>, u32> {
     let list: Vec<u32> = request
-        .all("Index")
+        .children_named("Index")
         .map(|e| e.text.trim().parse().map_err(|_| codes::PARAMETER_ERROR))
         .collect::<Result<_, _>>()?;
     if list.is_empty() {
@@ -173,7 +174,7 @@ fn indices(request: &Element) -> Result<Vec<u32>, u32> {
 fn sms_settings(current: &SmsSettings, request: &Element) -> Result<SmsSettings, u32> {
     let mut config = current.clone();
     let text = |name: &str, field: &mut String| {
-        if let Some(value) = request.text_of(name) {
+        if let Some(value) = request.trimmed(name) {
             *field = value.to_owned();
         }
     };

@@ -105,9 +105,9 @@ fn logged_in(
 /// `user/login` with password_type 4 (or 0, plain base64).
 fn login(state: &mut State, ctx: &Ctx<'_>, request: &Element) -> Reply {
     let config = ctx.sim.config();
-    let username = request.text_of("Username").unwrap_or_default();
-    let password = request.text_of("Password").unwrap_or_default();
-    let expected = match request.text_of("password_type").unwrap_or("0") {
+    let username = request.trimmed("Username").unwrap_or_default();
+    let password = request.trimmed("Password").unwrap_or_default();
+    let expected = match request.trimmed("password_type").unwrap_or("0") {
         "4" => auth::password_type4(
             &config.username,
             &config.password,
@@ -124,11 +124,11 @@ fn login(state: &mut State, ctx: &Ctx<'_>, request: &Element) -> Reply {
 
 /// SCRAM step 1: the device's nonce, salt and iteration count.
 fn challenge(state: &mut State, ctx: &Ctx<'_>, request: &Element) -> Reply {
-    let first_nonce = request.text_of("firstnonce").unwrap_or_default().to_owned();
+    let first_nonce = request.trimmed("firstnonce").unwrap_or_default().to_owned();
     if first_nonce.is_empty() {
         return Reply::error(codes::PARAMETER_ERROR);
     }
-    if request.text_of("username") != Some(ctx.sim.config().username.as_str()) {
+    if request.trimmed("username") != Some(ctx.sim.config().username.as_str()) {
         return Reply::error(codes::USERNAME_OR_PASSWORD_WRONG);
     }
     let salt = hex::encode(random_string(32).as_bytes());
@@ -157,7 +157,7 @@ fn authenticate(state: &mut State, ctx: &Ctx<'_>, request: &Element) -> Reply {
     let Some(challenge) = ctx.session_in(state).and_then(|s| s.scram.take()) else {
         return Reply::error(codes::PARAMETER_ERROR);
     };
-    if request.text_of("finalnonce") != Some(challenge.server_nonce.as_str()) {
+    if request.trimmed("finalnonce") != Some(challenge.server_nonce.as_str()) {
         return Reply::error(codes::USERNAME_OR_PASSWORD_WRONG);
     }
     let Ok(salt) = hex::decode(&challenge.salt) else {
@@ -170,7 +170,7 @@ fn authenticate(state: &mut State, ctx: &Ctx<'_>, request: &Element) -> Reply {
         &challenge.first_nonce,
         &challenge.server_nonce,
     );
-    let sent = request.text_of("clientproof").unwrap_or_default();
+    let sent = request.trimmed("clientproof").unwrap_or_default();
     if !sent.eq_ignore_ascii_case(&hex::encode(keys.client_proof)) {
         return Reply::error(codes::USERNAME_OR_PASSWORD_WRONG);
     }

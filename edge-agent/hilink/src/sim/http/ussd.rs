@@ -42,7 +42,7 @@ pub(super) fn post(
     if name != "send" {
         return None;
     }
-    let code = request.text_of("content").unwrap_or_default();
+    let code = request.trimmed("content").unwrap_or_default();
     let delay = state.timings().ussd_delay;
     Some(Reply::from_result(state.ussd.send(ctx.now, code, delay)))
 }
