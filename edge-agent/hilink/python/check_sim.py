@@ -3,8 +3,9 @@
 Usage: check_sim.py --e3372h URL --e303 URL --e3372h-320 URL --username U --password P
 
 Each URL is a running simulator of that profile with short timings (sends finishing within
-a second, delivery reports within two). The control API under /sim/ is used to inject
-inbound messages and to read the ledger. Exits non-zero on the first failed check.
+a second, delivery reports within two, USSD answers within a second) and its default USSD
+table. The control API under /sim/ is used to inject inbound messages and to read the
+ledger and the USSD codes the network got. Exits non-zero on the first failed check.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from huawei_lte_api.Connection import Connection
 from huawei_lte_api.enums.sms import BoxTypeEnum
 from huawei_lte_api.exceptions import (
     LoginErrorUsernamePasswordWrongException,
+    ResponseErrorException,
     ResponseErrorLoginRequiredException,
 )
+
+# The simulator's default USSD table (hilink::sim::UssdService::operator()).
+USSD_BALANCE = ("*100#", "Your balance is 12.34 EUR. Valid until 31.12.2026.")
+USSD_BUSY = "*101#"
+USSD_NO_ANSWER = "*102#"
 
 
 def control(url: str, path: str, body: dict | None = None):
@@ -46,6 +53,56 @@ def messages(client: Client, box: BoxTypeEnum) -> list[dict]:
     found = (listed.get("Messages") or {}).get("Message") or []
     assert int(listed["Count"]) == len(found), listed
     return found
+
+
+def error_code(call) -> int:
+    """The device error code a call raises."""
+    try:
+        result = call()
+    except ResponseErrorException as error:
+        return int(error.code)
+    raise AssertionError(f"expected a device error, got {result!r}")
+
+
+def ussd_answer(client: Client) -> dict:
+    """Polls ussd/get while the device says 111019 (no answer from the network yet)."""
+    for _ in range(200):
+        try:
+            return client.ussd.get()
+        except ResponseErrorException as error:
+            if int(error.code) != 111019:
+                raise
+        time.sleep(0.02)
+    raise AssertionError("ussd/get kept saying 111019")
+
+
+def check_ussd(connection: Connection, url: str) -> None:
+    """USSD through huawei-lte-api's ussd.send / ussd.get / ussd.status."""
+    client = Client(connection)
+    assert client.ussd.status()["result"] == "0"
+    code, text = USSD_BALANCE
+    assert client.ussd.send(code) == "OK"
+    answer = ussd_answer(client)
+    assert answer["content"] == text, answer
+    assert client.ussd.status()["result"] == "0"
+
+    # A busy network, then a malformed code the device refuses.
+    assert client.ussd.send(USSD_BUSY) == "OK"
+    assert error_code(lambda: ussd_answer(client)) == 111013
+    assert error_code(lambda: client.ussd.send("*100")) == 100006
+
+    # A code the network never answers: the dialog stays open and blocks another code
+    # until it is released (PY has no ussd.release; its session's get reaches it).
+    assert client.ussd.send(USSD_NO_ANSWER) == "OK"
+    time.sleep(0.2)
+    assert error_code(client.ussd.get) == 111019
+    assert client.ussd.status()["result"] == "1"
+    assert error_code(lambda: client.ussd.send(code)) == 111013
+    assert connection.get("ussd/release") == "OK"
+    assert client.ussd.status()["result"] == "0"
+
+    forwarded = [r["code"] for r in control(url, "ussd")["requests"]]
+    assert forwarded == [code, USSD_BUSY, USSD_NO_ANSWER], forwarded
 
 
 def check_common(client: Client, url: str, label: str) -> None:
@@ -115,6 +172,7 @@ def check_e3372h(url: str) -> None:
     control(url, "reset", {})
     with Connection(url) as connection:
         check_common(Client(connection), url, "e3372h")
+        check_ussd(connection, url)
     # A session that expires is rebuilt by PY itself (125002 → reload and retry once).
     with Connection(url) as connection:
         client = Client(connection)
@@ -128,6 +186,7 @@ def check_e303(url: str) -> None:
         # No token endpoint: PY runs without CSRF tokens.
         assert connection.request_verification_tokens == []
         check_common(Client(connection), url, "e303")
+        check_ussd(connection, url)
 
 
 def check_e3372h_320(url: str, username: str, password: str) -> None:
@@ -141,6 +200,7 @@ def check_e3372h_320(url: str, username: str, password: str) -> None:
             pass
         else:
             raise AssertionError("sms-count before login must give 100003")
+        assert error_code(lambda: client.ussd.send(USSD_BALANCE[0])) == 100003
 
     try:
         Connection(url, username=username, password=password + "x")
@@ -157,6 +217,7 @@ def check_e3372h_320(url: str, username: str, password: str) -> None:
         info = client.device.information()
         assert info["SoftwareVersion"] == "10.0.3.1(H192SP1C983)", info
         check_common(client, url, "e3372h-320")
+        check_ussd(connection, url)
     # The connection logged out on close.
     with Connection(url) as connection:
         assert Client(connection).user.state_login()["State"] == "-1"

@@ -35,10 +35,32 @@ pub const LOGGED_IN_ELSEWHERE: u32 = 108009;
 /// Login: logins come too often.
 pub const LOGIN_TOO_FREQUENT: u32 = 108010;
 
-/// USSD: the network did not answer.
-pub const USSD_NO_RESPONSE: u32 = 111019;
-/// USSD: network timeout.
+// USSD codes: names from the Huawei WebUI list (HSPDev/Huawei-E5180-API README,
+// siphomateke/huawei-router-api `src/error.js`); what 111019, 111020 and 111022 mean to a
+// client from the E3372 WebUI 17 (`WebApp/common/js/ussd.js` in adron-s/e3372h_my_webroot).
+
+/// USSD: unspecified failure.
+pub const USSD_ERROR: u32 = 111001;
+/// USSD: the modem's USSD function returned an error.
+pub const USSD_FUNCTION_FAILED: u32 = 111012;
+/// USSD: a USSD session is already in progress (the network or the modem is busy).
+pub const USSD_IN_SESSION: u32 = 111013;
+/// USSD: the code is too long.
+pub const USSD_TOO_LONG: u32 = 111014;
+/// USSD: the code is empty.
+pub const USSD_EMPTY: u32 = 111016;
+/// USSD: the code cannot be encoded.
+pub const USSD_CODING_ERROR: u32 = 111017;
+/// USSD: the modem could not hand the code to the radio (AT command failed).
+pub const USSD_AT_SEND_FAILED: u32 = 111018;
+/// USSD: no answer from the network yet (`ussd/get` while waiting; the WebUI polls again).
+pub const USSD_PROCESSING: u32 = 111019;
+/// USSD: the network timed out; the session is over.
 pub const USSD_TIMEOUT: u32 = 111020;
+/// USSD: special XML characters in the code could not be converted.
+pub const USSD_XML_CHARACTER: u32 = 111021;
+/// USSD: the network does not support USSD.
+pub const USSD_NOT_SUPPORTED: u32 = 111022;
 /// Setting the network mode or band failed.
 pub const NET_MODE_SET_FAILED: u32 = 112003;
 /// The SIM is not ready.
@@ -96,8 +118,17 @@ pub fn name(code: u32) -> Option<&'static str> {
         LOGIN_LOCKED => "too many login attempts",
         LOGGED_IN_ELSEWHERE => "logged in elsewhere",
         LOGIN_TOO_FREQUENT => "logins too frequent",
-        USSD_NO_RESPONSE => "USSD: no network response",
+        USSD_ERROR => "USSD error",
+        USSD_FUNCTION_FAILED => "USSD function failed",
+        USSD_IN_SESSION => "USSD session in progress",
+        USSD_TOO_LONG => "USSD code too long",
+        USSD_EMPTY => "USSD code empty",
+        USSD_CODING_ERROR => "USSD coding error",
+        USSD_AT_SEND_FAILED => "USSD send failed",
+        USSD_PROCESSING => "USSD: no network answer yet",
         USSD_TIMEOUT => "USSD: network timeout",
+        USSD_XML_CHARACTER => "USSD: special character",
+        USSD_NOT_SUPPORTED => "USSD not supported by the network",
         NET_MODE_SET_FAILED => "setting network mode failed",
         SIM_NOT_READY => "SIM not ready",
         SMS_TOO_MANY => "too many SMS",

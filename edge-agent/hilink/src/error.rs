@@ -2,9 +2,13 @@
 //!
 //! Device errors keep the numeric code the modem sent; [`Error::class`] turns every error into
 //! one of four reactions (retry later, rebuild the session, give up, or treat the link as down),
-//! following the table in `reference/hilink.md` §5.
+//! following the table in `reference/hilink.md` §5. A failed USSD exchange is an
+//! [`Error::Ussd`] saying what went wrong in the USSD's own terms ([`UssdError`]).
+
+use std::time::Duration;
 
 use crate::code;
+use crate::model::ussd::service_code::CodeProblem;
 
 /// What a caller should do after an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,6 +55,111 @@ pub enum Error {
     /// The caller asked for something the client refuses to send.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A USSD code got no usable answer.
+    #[error("USSD: {0}")]
+    Ussd(#[from] UssdError),
+}
+
+/// Why a USSD code got no answer. Device codes are named in [`crate::code`]; sources there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UssdError {
+    /// The code is not a USSD service code; it was not sent.
+    #[error("invalid code: {0}")]
+    InvalidCode(CodeProblem),
+    /// A USSD session is already in progress on the network or the modem (111013), or the
+    /// device is busy (100004): try again later.
+    #[error("busy (device error {code})")]
+    Busy {
+        /// The device's code.
+        code: u32,
+    },
+    /// The network did not answer within the caller's time limit (the device kept saying
+    /// 111019); the dialog was released.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The network gave up on the code (111020).
+    #[error("the network timed out")]
+    NetworkTimeout,
+    /// The device has no USSD (100002), or the network offers none (111022).
+    #[error("not supported (device error {code})")]
+    Unsupported {
+        /// The device's code.
+        code: u32,
+    },
+    /// The device refused the code as too long, empty or badly encoded (111014, 111016,
+    /// 111017, 111021, 100006).
+    #[error("refused by the device (error {code})")]
+    Refused {
+        /// The device's code.
+        code: u32,
+    },
+    /// The modem failed to run the code (111001, 111012, 111018).
+    #[error("failed on the device (error {code})")]
+    Failed {
+        /// The device's code.
+        code: u32,
+    },
+}
+
+impl UssdError {
+    /// The device's error code behind this error, if there is one.
+    pub fn code(&self) -> Option<u32> {
+        match self {
+            UssdError::Busy { code }
+            | UssdError::Unsupported { code }
+            | UssdError::Refused { code }
+            | UssdError::Failed { code } => Some(*code),
+            UssdError::NetworkTimeout => Some(code::USSD_TIMEOUT),
+            UssdError::InvalidCode(_) | UssdError::Timeout(_) => None,
+        }
+    }
+
+    /// A stable lower-case name of the kind, for events and metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UssdError::InvalidCode(_) => "invalid_code",
+            UssdError::Busy { .. } => "busy",
+            UssdError::Timeout(_) => "timeout",
+            UssdError::NetworkTimeout => "network_timeout",
+            UssdError::Unsupported { .. } => "unsupported",
+            UssdError::Refused { .. } => "refused",
+            UssdError::Failed { .. } => "failed",
+        }
+    }
+
+    /// How a caller should react.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            UssdError::Busy { .. }
+            | UssdError::Timeout(_)
+            | UssdError::NetworkTimeout
+            | UssdError::Failed { .. } => ErrorClass::Retryable,
+            UssdError::InvalidCode(_)
+            | UssdError::Unsupported { .. }
+            | UssdError::Refused { .. } => ErrorClass::Permanent,
+        }
+    }
+
+    /// The USSD meaning of a device error met during the exchange; `None` for codes that
+    /// are not about USSD (session and transport errors keep their own meaning).
+    pub fn from_device_code(device_code: u32) -> Option<Self> {
+        Some(match device_code {
+            code::USSD_IN_SESSION | code::SYSTEM_BUSY => UssdError::Busy { code: device_code },
+            code::USSD_TIMEOUT => UssdError::NetworkTimeout,
+            code::NOT_SUPPORTED | code::USSD_NOT_SUPPORTED => {
+                UssdError::Unsupported { code: device_code }
+            }
+            code::USSD_TOO_LONG
+            | code::USSD_EMPTY
+            | code::USSD_CODING_ERROR
+            | code::USSD_XML_CHARACTER
+            | code::PARAMETER_ERROR => UssdError::Refused { code: device_code },
+            code::USSD_ERROR | code::USSD_FUNCTION_FAILED | code::USSD_AT_SEND_FAILED => {
+                UssdError::Failed { code: device_code }
+            }
+            _ => return None,
+        })
+    }
 }
 
 impl Error {
@@ -58,6 +167,7 @@ impl Error {
     pub fn code(&self) -> Option<u32> {
         match self {
             Error::Device { code, .. } => Some(*code),
+            Error::Ussd(ussd) => ussd.code(),
             _ => None,
         }
     }
@@ -73,6 +183,7 @@ impl Error {
             Error::CredentialsMissing | Error::Login(_) | Error::InvalidRequest(_) => {
                 ErrorClass::Permanent
             }
+            Error::Ussd(ussd) => ussd.class(),
         }
     }
 
@@ -90,7 +201,11 @@ pub fn class_of(device_code: u32) -> ErrorClass {
         | code::LOGIN_LOCKED
         | code::LOGGED_IN_ELSEWHERE
         | code::LOGIN_TOO_FREQUENT
-        | code::USSD_NO_RESPONSE
+        | code::USSD_ERROR
+        | code::USSD_FUNCTION_FAILED
+        | code::USSD_IN_SESSION
+        | code::USSD_AT_SEND_FAILED
+        | code::USSD_PROCESSING
         | code::USSD_TIMEOUT
         | code::SIM_NOT_READY
         | code::SMS_TOO_MANY
@@ -123,6 +238,28 @@ mod tests {
         for c in [113053, 100005, 100002, 100006, 108002, 113114, 999_999, 0] {
             assert_eq!(class_of(c), ErrorClass::Permanent, "{c}");
         }
+    }
+
+    #[test]
+    fn ussd_errors_keep_their_code_and_class() {
+        let busy = Error::from(UssdError::from_device_code(111013).unwrap());
+        assert_eq!(busy.code(), Some(111013));
+        assert_eq!(busy.class(), ErrorClass::Retryable);
+        assert_eq!(busy.to_string(), "USSD: busy (device error 111013)");
+        let unsupported = UssdError::from_device_code(111022).unwrap();
+        assert_eq!(unsupported.kind(), "unsupported");
+        assert_eq!(unsupported.class(), ErrorClass::Permanent);
+        assert_eq!(
+            UssdError::from_device_code(111020),
+            Some(UssdError::NetworkTimeout)
+        );
+        assert_eq!(UssdError::from_device_code(125002), None);
+        assert_eq!(UssdError::from_device_code(111019), None);
+        let timeout = Error::from(UssdError::Timeout(Duration::from_secs(3)));
+        assert_eq!(
+            (timeout.code(), timeout.class()),
+            (None, ErrorClass::Retryable)
+        );
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //!
 //! Requests go the other way: compact XML, fixed element order, escaped text and explicit empty
 //! tags (`<Sca></Sca>`), because some firmware rejects anything else with 100005.
+//!
+//! The simulator reads request bodies with the same tree ([`parse_with`]), under the stricter
+//! rules a device applies to what it is sent ([`Rules`]).
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -52,6 +55,19 @@ impl Element {
     /// A child's text exactly as sent, or `None` when the child is missing.
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.as_str())
+    }
+
+    /// A child's text without surrounding white space, or `None` when the child is missing.
+    pub fn trimmed(&self, name: &str) -> Option<&str> {
+        self.raw(name).map(str::trim)
+    }
+
+    /// Whether white space stands between this element's child tags, or below it: the
+    /// document was pretty-printed (10.x firmware refuses such requests).
+    pub fn is_pretty(&self) -> bool {
+        let spaced =
+            !self.children.is_empty() && !self.text.is_empty() && self.text.trim().is_empty();
+        spaced || self.children.iter().any(Element::is_pretty)
     }
 
     /// A child's text without surrounding white space; empty when the child is missing.
@@ -105,6 +121,16 @@ fn truncate(s: &str, max_chars: usize) -> &str {
 /// Decodes a reply body as UTF-8, recovering CESU-8 surrogate pairs and replacing other
 /// invalid bytes with U+FFFD. A leading byte-order mark is dropped.
 pub fn decode_body(bytes: &[u8]) -> String {
+    decode(bytes, true).unwrap_or_default()
+}
+
+/// Decodes UTF-8 with CESU-8 surrogate pairs, as [`decode_body`] does, but gives `None` at
+/// any other invalid byte instead of replacing it (the simulator's reading of requests).
+pub fn decode_strict(bytes: &[u8]) -> Option<String> {
+    decode(bytes, false)
+}
+
+fn decode(bytes: &[u8], lossy: bool) -> Option<String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut out = String::with_capacity(bytes.len());
     let mut rest = bytes;
@@ -112,7 +138,7 @@ pub fn decode_body(bytes: &[u8]) -> String {
         match std::str::from_utf8(rest) {
             Ok(valid) => {
                 out.push_str(valid);
-                return out;
+                return Some(out);
             }
             Err(e) => {
                 let (valid, after) = rest.split_at(e.valid_up_to());
@@ -122,10 +148,12 @@ pub fn decode_body(bytes: &[u8]) -> String {
                 if let Some(c) = cesu8_pair(after) {
                     out.push(c);
                     rest = after.get(6..).unwrap_or_default();
-                } else {
+                } else if lossy {
                     out.push(char::REPLACEMENT_CHARACTER);
                     let skip = e.error_len().unwrap_or(after.len()).max(1);
                     rest = after.get(skip..).unwrap_or_default();
+                } else {
+                    return None;
                 }
             }
         }
@@ -180,21 +208,56 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Parses an XML document into its root element.
+/// How forgiving [`parse_with`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// A bare `&` and unknown entities are kept as written (devices send them in replies);
+    /// otherwise they are errors.
+    pub lenient_references: bool,
+    /// Whatever follows the root element is ignored; otherwise a second root or text
+    /// after it is an error.
+    pub stop_after_root: bool,
+}
+
+impl Rules {
+    /// For device replies: lenient where devices are sloppy, strict where a reply would be
+    /// ambiguous.
+    pub const REPLY: Rules = Rules {
+        lenient_references: true,
+        stop_after_root: false,
+    };
+    /// For requests, as the simulated device reads them: references must resolve, and
+    /// parsing ends with the root element.
+    pub const REQUEST: Rules = Rules {
+        lenient_references: false,
+        stop_after_root: true,
+    };
+}
+
+/// Parses an XML document into its root element, with the rules for replies.
 ///
 /// Lenient where devices are sloppy (a bare `&`, unknown entities, a malformed declaration) and
 /// strict where a reply would be ambiguous (unclosed or mismatched tags, two roots, text
 /// outside the root).
 pub fn parse(input: &str) -> Result<Element, Error> {
+    parse_with(input, Rules::REPLY)
+}
+
+/// Parses an XML document into its root element under `rules`. Nesting deeper than 32
+/// levels, unclosed and mismatched tags are always errors.
+pub fn parse_with(input: &str, rules: Rules) -> Result<Element, Error> {
     let mut reader = Reader::from_str(input);
     let config = reader.config_mut();
     config.expand_empty_elements = true;
-    config.allow_dangling_amp = true;
+    config.allow_dangling_amp = rules.lenient_references;
     config.trim_text(false);
 
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
+        if rules.stop_after_root && root.is_some() {
+            break;
+        }
         let event = reader.read_event().map_err(|e| {
             Error::malformed(format!(
                 "XML error at byte {}: {e}",
@@ -241,7 +304,7 @@ pub fn parse(input: &str) -> Result<Element, Error> {
                 let Some(current) = stack.last_mut() else {
                     return Err(Error::malformed("entity outside the root element"));
                 };
-                resolve_entity(&reference, &mut current.text);
+                resolve_entity(&reference, rules.lenient_references, &mut current.text)?;
             }
             Event::Empty(_) => {
                 // Cannot happen with expand_empty_elements; an empty element has no content.
@@ -257,11 +320,23 @@ pub fn parse(input: &str) -> Result<Element, Error> {
     root.ok_or_else(|| Error::malformed("no root element"))
 }
 
-/// Appends what an entity reference stands for; unknown names are kept as written.
-fn resolve_entity(reference: &quick_xml::events::BytesRef<'_>, out: &mut String) {
-    if let Ok(Some(c)) = reference.resolve_char_ref() {
-        out.push(c);
-        return;
+/// Appends what an entity reference stands for. An unknown name is kept as written when
+/// `lenient`, else it is an error.
+fn resolve_entity(
+    reference: &quick_xml::events::BytesRef<'_>,
+    lenient: bool,
+    out: &mut String,
+) -> Result<(), Error> {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => {
+            out.push(c);
+            return Ok(());
+        }
+        Ok(None) => {}
+        Err(e) if !lenient => {
+            return Err(Error::malformed(format!("bad character reference: {e}")));
+        }
+        Err(_) => {}
     }
     let name: &str = reference;
     match name {
@@ -270,12 +345,14 @@ fn resolve_entity(reference: &quick_xml::events::BytesRef<'_>, out: &mut String)
         "amp" => out.push('&'),
         "apos" => out.push('\''),
         "quot" => out.push('"'),
-        _ => {
+        _ if lenient => {
             out.push('&');
             out.push_str(name);
             out.push(';');
         }
+        _ => return Err(Error::malformed(format!("unknown entity &{name};"))),
     }
+    Ok(())
 }
 
 /// A reply type that can be read from the `<response>` root element.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hilink::model::session::{HilinkLogin, SesTokInfo, StateLogin};
+use hilink::model::login::{HilinkLogin, SesTokInfo, StateLogin};
 use hilink::model::sms::{SmsListRequest, send_sms_body, sms_type, smstat};
 use hilink::xml::{FromResponse, parse_response};
 use hilink::{

@@ -929,3 +929,69 @@ async fn sms_list_all_reads_every_page_and_stops() {
     assert_eq!(all.len(), 50);
     assert_eq!(device.posts().len(), 2);
 }
+
+#[tokio::test]
+async fn ussd_exchange_on_the_wire() {
+    // A device without CSRF (like the E303) whose network answers on the third poll and
+    // which has no ussd/release: the client asks, sends, polls and tries to release.
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counter = polls.clone();
+    let device = Device::start(move |req| match req.path.as_str() {
+        "/" => Reply::default(),
+        "/api/ussd/status" => xml("<response><result>0</result></response>"),
+        "/api/ussd/send" => ok(),
+        "/api/ussd/get" if counter.fetch_add(1, Ordering::SeqCst) < 2 => {
+            error(code::USSD_PROCESSING)
+        }
+        "/api/ussd/get" => {
+            xml("<response>\n<content>Balance: 3,50 &#8364;\n</content>\n</response>")
+        }
+        _ => error(code::NOT_SUPPORTED),
+    })
+    .await;
+    let client = Client::new(Config {
+        ussd_poll_interval: Duration::from_millis(10),
+        ..device.config()
+    })
+    .unwrap();
+    let answer = client.ussd("*100#", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(answer.content, "Balance: 3,50 €");
+    let lines = device.lines();
+    assert_eq!(
+        lines[4..],
+        [
+            "GET /api/ussd/status",
+            "POST /api/ussd/send",
+            "GET /api/ussd/get",
+            "GET /api/ussd/get",
+            "GET /api/ussd/get",
+            "GET /api/ussd/release",
+        ]
+    );
+    assert!(device.posts()[0].body.ends_with(
+        "<request><content>*100#</content><codeType>CodeType</codeType><timeout></timeout></request>"
+    ));
+}
+
+#[tokio::test]
+async fn ussd_on_firmware_without_it_is_unsupported() {
+    let device = Device::start(|req| match req.path.as_str() {
+        "/" => Reply::default(),
+        _ => error(code::NOT_SUPPORTED),
+    })
+    .await;
+    let err = device
+        .client()
+        .ussd("*100#", Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Ussd(hilink::UssdError::Unsupported { code: 100002 })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert!(!device.lines().contains(&"POST /api/ussd/send".to_owned()));
+}

@@ -1067,3 +1067,165 @@ async fn concurrent_calls_on_one_session_clash_when_calls_take_time() {
     assert_eq!(dev.get("sms/sms-count").await.code(), None);
     assert_eq!(dev.get("monitoring/status").await.code(), None);
 }
+
+/// Polls `ussd/get` until it stops saying 111019.
+async fn ussd_answer(dev: &Dev) -> Answer {
+    for _ in 0..100 {
+        let answer = dev.get("ussd/get").await;
+        if answer.code() != Some(111019) {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("ussd/get kept saying 111019");
+}
+
+fn ussd_send_body(code: &str) -> String {
+    format!(
+        "{DECL}<request><content>{code}</content><codeType>CodeType</codeType><timeout></timeout></request>"
+    )
+}
+
+#[tokio::test]
+async fn ussd_dialogs_like_an_operator() {
+    let sim = start(
+        Profile::E3372h,
+        Timings {
+            ussd_delay: Duration::from_millis(300),
+            ..Timings::fast()
+        },
+    )
+    .await;
+    let mut dev = Dev::new(&sim);
+    dev.open().await;
+    // Session rules apply: no token, no USSD.
+    let no_token = dev
+        .post_with("ussd/send", &ussd_send_body("*100#"), None, "text/xml")
+        .await;
+    assert_eq!(no_token.code(), Some(125003));
+
+    assert_eq!(
+        dev.get("ussd/status").await.field("result").as_deref(),
+        Some("0")
+    );
+    assert!(
+        dev.post("ussd/send", &ussd_send_body("*100#"))
+            .await
+            .is_ok()
+    );
+    // The network takes its time: the device says "no answer yet" and the dialog is open.
+    assert_eq!(dev.get("ussd/get").await.code(), Some(111019));
+    assert_eq!(
+        dev.get("ussd/status").await.field("result").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        dev.post("ussd/send", &ussd_send_body("*999#")).await.code(),
+        Some(111013),
+        "one dialog at a time"
+    );
+    let answer = ussd_answer(&dev).await;
+    assert_eq!(
+        answer.field("content").as_deref(),
+        Some(hilink::sim::UssdService::BALANCE_ANSWER)
+    );
+    assert_eq!(
+        dev.get("ussd/status").await.field("result").as_deref(),
+        Some("0")
+    );
+
+    // Busy network, network timeout, a code that never answers, malformed codes.
+    assert!(
+        dev.post("ussd/send", &ussd_send_body("*101#"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(ussd_answer(&dev).await.code(), Some(111013));
+    assert!(
+        dev.post("ussd/send", &ussd_send_body("*103#"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(ussd_answer(&dev).await.code(), Some(111020));
+    assert!(
+        dev.post("ussd/send", &ussd_send_body("*102#"))
+            .await
+            .is_ok()
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(dev.get("ussd/get").await.code(), Some(111019));
+    assert!(dev.get("ussd/release").await.is_ok());
+    assert_eq!(
+        dev.get("ussd/status").await.field("result").as_deref(),
+        Some("0")
+    );
+    for (code, expected) in [("*100", 100006), ("", 111016), ("*12a#", 100006)] {
+        assert_eq!(
+            dev.post("ussd/send", &ussd_send_body(code)).await.code(),
+            Some(expected),
+            "{code:?}"
+        );
+    }
+    let forwarded: Vec<_> = sim.ussd_requests().into_iter().map(|r| r.code).collect();
+    assert_eq!(forwarded, ["*100#", "*101#", "*103#", "*102#"]);
+
+    // The control API changes the table and shows what the network got.
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{}sim/ussd", sim.base_url()))
+        .header("Content-Type", "application/json")
+        .body(r#"{"code":"*135#","reply":{"answer":"Your number is +4915100000"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    http.post(format!("{}sim/ussd", sim.base_url()))
+        .header("Content-Type", "application/json")
+        .body(r#"{"code":"*136#","reply":"unsupported"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        dev.post("ussd/send", &ussd_send_body("*135#"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        ussd_answer(&dev).await.field("content").as_deref(),
+        Some("Your number is +4915100000")
+    );
+    assert_eq!(
+        dev.post("ussd/send", &ussd_send_body("*136#")).await.code(),
+        Some(111022)
+    );
+    let view = get_json(&http, &format!("{}sim/ussd", sim.base_url())).await;
+    assert_eq!(view["dialog_open"], false);
+    assert_eq!(view["service"]["replies"]["*101#"], "busy");
+    assert_eq!(view["requests"].as_array().unwrap().len(), 6);
+    sim.reset();
+    assert!(sim.ussd_requests().is_empty());
+    assert!(!sim.ussd_service().replies.contains_key("*135#"));
+}
+
+#[tokio::test]
+async fn ussd_needs_login_on_the_e3372h_320_and_nothing_on_the_e303() {
+    let e320 = start(Profile::E3372h320, Timings::fast()).await;
+    let mut dev = Dev::new(&e320);
+    dev.open().await;
+    assert_eq!(dev.get("ussd/status").await.code(), Some(100003));
+    assert_eq!(
+        dev.post("ussd/send", &ussd_send_body("*100#")).await.code(),
+        Some(100003)
+    );
+    let e303 = start(Profile::E303, Timings::fast()).await;
+    let mut dev = Dev::new(&e303);
+    assert!(
+        dev.post("ussd/send", &ussd_send_body("*100#"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        ussd_answer(&dev).await.field("content").as_deref(),
+        Some(hilink::sim::UssdService::BALANCE_ANSWER)
+    );
+}

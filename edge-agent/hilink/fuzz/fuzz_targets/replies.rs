@@ -2,9 +2,10 @@
 #![no_main]
 
 use hilink::model::device::parse_measure;
-use hilink::model::session::{
+use hilink::model::login::{
     HilinkLogin, ScramChallenge, ScramFinal, SesTokInfo, StateLogin, TokenReply,
 };
+use hilink::model::ussd::{UssdContent, UssdStatus};
 use hilink::xml::{FromResponse, decode_body, parse_response, parse_root};
 use hilink::{
     CurrentPlmn, DeviceInformation, MonitoringStatus, Notifications, SendStatus, Signal, SmsConfig,
@@ -48,6 +49,8 @@ fuzz_target!(|data: &[u8]| {
     check::<StateLogin>(data);
     check::<ScramChallenge>(data);
     check::<ScramFinal>(data);
+    check::<UssdContent>(data);
+    check::<UssdStatus>(data);
     if let Ok(token) = parse_response::<TokenReply>(data) {
         let _ = token.usable();
     }

@@ -1,7 +1,9 @@
 //! `hilink-sim`: a simulated Huawei HiLink modem for agent tests and demos.
 //!
 //! Prints `listening on http://ADDR` once bound and serves until SIGINT or SIGTERM. The
-//! JSON control API is under `/sim/` (and on `--control-addr` if given).
+//! JSON control API is under `/sim/` (and on `--control-addr` if given); the operator's
+//! USSD table starts as `hilink::sim::UssdService::operator()` and is changed through
+//! `POST /sim/ussd`.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -44,6 +46,9 @@ struct Args {
     /// 125002 (0 = answer at once, no check).
     #[arg(long, env = "HILINK_SIM_REQUEST_LATENCY_MS", default_value_t = 0)]
     request_latency_ms: u64,
+    /// How long the network takes to answer a USSD code, in ms.
+    #[arg(long, env = "HILINK_SIM_USSD_DELAY_MS", default_value_t = 2000)]
+    ussd_delay_ms: u64,
     /// Messages local storage holds.
     #[arg(long, env = "HILINK_SIM_LOCAL_MAX", default_value_t = 500)]
     local_max: usize,
@@ -67,6 +72,7 @@ async fn main() -> ExitCode {
             report_delay: Duration::from_millis(args.report_delay_ms),
             min_send_gap: Duration::from_millis(args.min_send_gap_ms),
             request_latency: Duration::from_millis(args.request_latency_ms),
+            ussd_delay: Duration::from_millis(args.ussd_delay_ms),
         },
         ..SimConfig::new(args.profile).with_credentials(&args.username, &args.password)
     };

@@ -5,5 +5,12 @@
 //! built with [`crate::xml::RequestXml`] in the order the device's own WebUI uses.
 
 pub mod device;
-pub mod session;
+pub mod login;
 pub mod sms;
+pub mod ussd;
+
+use time::macros::format_description;
+
+/// The `Date` format of requests and replies: device-local `YYYY-MM-DD hh:mm:ss`.
+pub const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");

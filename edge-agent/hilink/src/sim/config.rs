@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::operator::UssdService;
+
 /// The firmware family the simulator behaves like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Profile {
@@ -91,6 +93,9 @@ pub struct Timings {
     /// answers at once and turns that check off.
     #[serde(rename = "request_latency_ms", with = "millis")]
     pub request_latency: Duration,
+    /// How long the network takes to answer a USSD code.
+    #[serde(rename = "ussd_delay_ms", with = "millis")]
+    pub ussd_delay: Duration,
 }
 
 impl Default for Timings {
@@ -100,18 +105,21 @@ impl Default for Timings {
             report_delay: Duration::from_millis(3000),
             min_send_gap: Duration::ZERO,
             request_latency: Duration::ZERO,
+            ussd_delay: Duration::from_millis(2000),
         }
     }
 }
 
 impl Timings {
-    /// Timings for tests: sends finish after 50 ms and reports follow 100 ms later.
+    /// Timings for tests: sends finish after 50 ms, reports follow 100 ms later, USSD
+    /// answers come after 50 ms.
     pub fn fast() -> Self {
         Timings {
             send_duration: Duration::from_millis(50),
             report_delay: Duration::from_millis(100),
             min_send_gap: Duration::ZERO,
             request_latency: Duration::ZERO,
+            ussd_delay: Duration::from_millis(50),
         }
     }
 }
@@ -134,6 +142,8 @@ pub struct SimConfig {
     pub timings: Timings,
     /// How many messages local storage holds (`LocalMax`).
     pub local_max: usize,
+    /// How the operator answers USSD codes.
+    pub ussd: UssdService,
 }
 
 impl SimConfig {
@@ -147,12 +157,19 @@ impl SimConfig {
             password: "admin".to_owned(),
             timings: Timings::default(),
             local_max: 500,
+            ussd: UssdService::operator(),
         }
     }
 
     /// The same configuration with other timings.
     pub fn with_timings(mut self, timings: Timings) -> Self {
         self.timings = timings;
+        self
+    }
+
+    /// The same configuration with another USSD table.
+    pub fn with_ussd(mut self, ussd: UssdService) -> Self {
+        self.ussd = ussd;
         self
     }
 

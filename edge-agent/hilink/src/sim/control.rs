@@ -1,5 +1,5 @@
-//! The test controls: Rust methods on [`Simulator`] and the same operations as a JSON API
-//! under `/sim/`, for tests that run `hilink-sim` as a process.
+//! The test controls as a JSON API under `/sim/`, for tests that run `hilink-sim` as a
+//! process: the same operations as the methods of [`Simulator`].
 //!
 //! | method and path            | body                                        | does |
 //! |----------------------------|---------------------------------------------|------|
@@ -14,8 +14,10 @@
 //! | `POST /sim/offline`        | `{"mode":"refuse"\|"hang","duration_ms":N}` | device unreachable, optionally for a while |
 //! | `POST /sim/online`         |                                             | device reachable again |
 //! | `POST /sim/fill-storage`   | `{"leave_free":0}`                          | local storage filled |
-//! | `POST /sim/timings`        | `{"send_duration_ms",…}` (any subset)       | new timings for new sends |
-//! | `POST /sim/reset`          |                                             | factory state, empty ledger |
+//! | `POST /sim/timings`        | `{"send_duration_ms",…,"ussd_delay_ms"}` (any subset) | new timings for new sends and USSD codes |
+//! | `GET /sim/ussd`            |                                             | the USSD table, whether a dialog is open, the codes forwarded |
+//! | `POST /sim/ussd`           | `{"code":"*100#","reply":{"answer":"…"}}`   | how the operator answers a code (`"busy"`, `"no_answer"`, `"network_timeout"`, `"unsupported"`) |
+//! | `POST /sim/reset`          |                                             | factory state, empty ledger, first USSD table |
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,107 +26,12 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::config::Timings;
-use super::device::{Counts, InboundOutcome, LedgerEntry, SendFault, StoredSms};
-use super::server::{Availability, Simulator};
-
-impl Simulator {
-    /// Every SMS the simulated network accepted, in order.
-    pub fn ledger(&self) -> Vec<LedgerEntry> {
-        let mut inner = self.lock();
-        inner.device.tick(Instant::now());
-        inner.device.ledger().to_vec()
-    }
-
-    /// Everything in local storage, by index.
-    pub fn messages(&self) -> Vec<StoredSms> {
-        let mut inner = self.lock();
-        inner.device.tick(Instant::now());
-        inner.device.messages().cloned().collect()
-    }
-
-    /// The `sms-count` figures right now.
-    pub fn counts(&self) -> Counts {
-        self.lock().device.counts(Instant::now())
-    }
-
-    /// An SMS from `from` arrives. Longer than one segment it arrives as SmsType 2, one
-    /// reassembled message or, with `split`, one message per part.
-    pub fn inject_inbound(&self, from: &str, text: &str, split: bool) -> InboundOutcome {
-        self.lock()
-            .device
-            .inject_inbound(Instant::now(), from, text, split)
-    }
-
-    /// The next `count` sends fail with `fault`.
-    pub fn fail_next_sends(&self, count: usize, fault: SendFault) {
-        self.lock().device.fail_next_sends(count, fault);
-    }
-
-    /// Sends to `phone` fail (the number lands in `FailPhone`) until reset.
-    pub fn fail_number(&self, phone: &str) {
-        self.lock().device.fail_number(phone);
-    }
-
-    /// The next `count` delivery reports say "failed" (SmsType 8).
-    pub fn fail_next_reports(&self, count: usize) {
-        self.lock().device.fail_next_reports(count);
-    }
-
-    /// Ends every session: the next request with an old cookie gets 125002.
-    pub fn expire_sessions(&self) {
-        self.lock().sessions.clear();
-    }
-
-    /// Whether the device answers right now.
-    pub fn availability(&self) -> Availability {
-        *self.availability.borrow()
-    }
-
-    /// Makes the device unreachable (or reachable again with `Online`). With `duration`
-    /// it comes back online by itself; that needs a tokio runtime.
-    pub fn set_availability(&self, mode: Availability, duration: Option<Duration>) {
-        tracing::info!(?mode, ?duration, "simulated availability change");
-        self.availability.send_replace(mode);
-        let Some(duration) = duration.filter(|_| mode != Availability::Online) else {
-            return;
-        };
-        let sender = self.availability.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    tokio::time::sleep(duration).await;
-                    sender.send_replace(Availability::Online);
-                });
-            }
-            Err(_) => tracing::warn!("no tokio runtime: the device stays offline until told"),
-        }
-    }
-
-    /// Fills local storage until `leave_free` places are left.
-    pub fn fill_storage(&self, leave_free: usize) {
-        self.lock().device.fill_storage(Instant::now(), leave_free);
-    }
-
-    /// The current timings.
-    pub fn timings(&self) -> Timings {
-        self.lock().device.timings()
-    }
-
-    /// New timings for sends and reports from now on.
-    pub fn set_timings(&self, timings: Timings) {
-        self.lock().device.set_timings(timings);
-    }
-
-    /// Factory state: no messages, sessions, faults or ledger; online.
-    pub fn reset(&self) {
-        let mut inner = self.lock();
-        inner.device.reset();
-        inner.sessions.clear();
-        drop(inner);
-        self.availability.send_replace(Availability::Online);
-    }
-}
+use super::config::{Profile, Timings};
+use super::operator::{UssdReply, UssdService};
+use super::simulator::{Availability, Simulator};
+use super::state::outbox::{LedgerEntry, SendFault};
+use super::state::storage::{Counts, InboundOutcome, StoredSms};
+use super::state::ussd::UssdRequest;
 
 /// The `/sim/` routes.
 pub(super) fn router(sim: Arc<Simulator>) -> Router {
@@ -141,6 +48,7 @@ pub(super) fn router(sim: Arc<Simulator>) -> Router {
         .route("/sim/online", post(online))
         .route("/sim/fill-storage", post(fill_storage))
         .route("/sim/timings", post(timings))
+        .route("/sim/ussd", get(ussd).post(set_ussd))
         .route("/sim/reset", post(reset))
         .with_state(sim)
 }
@@ -166,7 +74,7 @@ async fn messages(State(sim): Sim) -> Json<Vec<StoredSms>> {
 /// A summary for humans and tests.
 #[derive(Debug, serde::Serialize)]
 struct StateView {
-    profile: super::config::Profile,
+    profile: Profile,
     availability: Availability,
     timings: Timings,
     counts: Counts,
@@ -175,15 +83,15 @@ struct StateView {
 }
 
 async fn state(State(sim): Sim) -> Json<StateView> {
-    let mut inner = sim.lock();
-    let counts = inner.device.counts(Instant::now());
+    let mut state = sim.lock();
+    let counts = state.counts(Instant::now());
     Json(StateView {
         profile: sim.profile(),
         availability: sim.availability(),
-        timings: inner.device.timings(),
+        timings: state.timings(),
         counts,
-        sessions: inner.sessions.len(),
-        use_s_report: inner.device.config().use_s_report,
+        sessions: state.sessions.len(),
+        use_s_report: state.settings().use_s_report,
     })
 }
 
@@ -275,6 +183,7 @@ struct TimingsBody {
     report_delay_ms: Option<u64>,
     min_send_gap_ms: Option<u64>,
     request_latency_ms: Option<u64>,
+    ussd_delay_ms: Option<u64>,
 }
 
 async fn timings(State(sim): Sim, Json(body): Json<TimingsBody>) -> Json<Timings> {
@@ -291,8 +200,38 @@ async fn timings(State(sim): Sim, Json(body): Json<TimingsBody>) -> Json<Timings
     if let Some(ms) = body.request_latency_ms {
         t.request_latency = Duration::from_millis(ms);
     }
+    if let Some(ms) = body.ussd_delay_ms {
+        t.ussd_delay = Duration::from_millis(ms);
+    }
     sim.set_timings(t);
     Json(t)
+}
+
+/// The USSD side for humans and tests.
+#[derive(Debug, serde::Serialize)]
+struct UssdView {
+    service: UssdService,
+    dialog_open: bool,
+    requests: Vec<UssdRequest>,
+}
+
+async fn ussd(State(sim): Sim) -> Json<UssdView> {
+    Json(UssdView {
+        service: sim.ussd_service(),
+        dialog_open: sim.ussd_dialog_open(),
+        requests: sim.ussd_requests(),
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct UssdReplyBody {
+    code: String,
+    reply: UssdReply,
+}
+
+async fn set_ussd(State(sim): Sim, Json(body): Json<UssdReplyBody>) -> Json<Done> {
+    sim.set_ussd_reply(&body.code, body.reply);
+    DONE
 }
 
 async fn reset(State(sim): Sim) -> Json<Done> {

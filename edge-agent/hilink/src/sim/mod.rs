@@ -3,10 +3,16 @@
 //!
 //! Start it in-process with [`Simulator::start`] (port 0 in tests) or as the `hilink-sim`
 //! binary. Three firmware families are simulated ([`Profile`]); timings are configurable
-//! ([`Timings`]); faults are injected and the ground truth is read through the methods of
-//! [`Simulator`] (reached through [`SimHandle`]) or the JSON API under `/sim/` (see
-//! `control`). The [`Simulator::ledger`] lists every SMS the simulated network accepted,
-//! which is what tests count lost and duplicated messages against.
+//! ([`Timings`]); the operator answers USSD codes from a table ([`UssdService`]); faults are
+//! injected and the ground truth is read through the methods of [`Simulator`] (reached
+//! through [`SimHandle`]) or the JSON API under `/sim/` (see `control`). The
+//! [`Simulator::ledger`] lists every SMS the simulated network accepted, which is what tests
+//! count lost and duplicated messages against.
+//!
+//! Layers, each using only those below it: `config` and `operator` (what to simulate),
+//! `xml` (the device's XML), `state` (everything the device remembers), `simulator` (the
+//! state behind a lock, with the controls), `http` (the device API) and `control` (the
+//! `/sim/` API), `listener` (being offline), `server` (binding and the handle).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -20,12 +26,18 @@
 
 mod config;
 mod control;
-mod device;
 mod http;
+mod listener;
+mod operator;
 mod server;
-mod session;
+mod simulator;
+mod state;
 mod xml;
 
 pub use config::{Profile, SimConfig, Timings};
-pub use device::{Counts, Folder, InboundOutcome, LedgerEntry, SendFault, StoredSms};
-pub use server::{Availability, SimHandle, Simulator};
+pub use operator::{UssdReply, UssdService};
+pub use server::SimHandle;
+pub use simulator::{Availability, Simulator};
+pub use state::outbox::{LedgerEntry, SendFault};
+pub use state::storage::{Counts, Folder, InboundOutcome, StoredSms};
+pub use state::ussd::UssdRequest;

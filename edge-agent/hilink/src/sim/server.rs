@@ -1,59 +1,23 @@
-//! Starting and stopping the simulator, and its two ways of being unreachable.
+//! Starting and stopping the simulator: the top of it.
 //!
-//! The device listener is wrapped so that "offline" can mean what it means for a real
-//! stick: `Refuse` closes the listening socket (connections are refused) and resets
-//! established connections at their next request; `Hang` accepts connections and never
-//! answers until the device is back online.
+//! Binds the device listener (and optionally a control-only one), puts the device API
+//! behind the availability gate, merges in the `/sim/` control API, and hands back a
+//! [`SimHandle`].
 
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use axum::middleware;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::config::{Profile, SimConfig};
-use super::device::Device;
-use super::session::Sessions;
-
-/// Whether the device answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Availability {
-    /// Normal operation.
-    Online,
-    /// The listening socket is closed: new connections are refused, open ones are reset.
-    Refuse,
-    /// Connections are accepted but requests get no answer.
-    Hang,
-}
-
-/// The mutable state behind the device API.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    /// SMS storage, sends, reports and the ledger.
-    pub device: Device,
-    /// Sessions and their tokens.
-    pub sessions: Sessions,
-}
-
-/// A running simulated device. Obtained through [`SimHandle`], which derefs to it; its
-/// methods (in `control`) are the fault-injection and inspection controls.
-#[derive(Debug)]
-pub struct Simulator {
-    config: SimConfig,
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) availability: watch::Sender<Availability>,
-}
+use super::config::SimConfig;
+use super::listener::{SimListener, availability_gate};
+use super::simulator::{Availability, Simulator};
+use super::{control, http};
 
 impl Simulator {
     /// Binds the device listener (and the control listener, if configured) and starts
@@ -66,23 +30,18 @@ impl Simulator {
             None => None,
         };
         let control_addr = control.as_ref().map(TcpListener::local_addr).transpose()?;
-        let (availability, avail_rx) = watch::channel(Availability::Online);
-        let sim = Arc::new(Simulator {
-            inner: Mutex::new(Inner {
-                device: Device::new(config.profile, config.timings, config.local_max),
-                sessions: Sessions::default(),
-            }),
-            config,
-            availability,
-        });
-        let app = super::http::router(sim.clone()).merge(super::control::router(sim.clone()));
+        let sim = Arc::new(Simulator::new(config));
+        // The gate holds device requests while the device hangs; the control routes stay
+        // outside it, so that a test can bring the device back.
+        let app = http::router(sim.clone())
+            .layer(middleware::from_fn_with_state(
+                sim.clone(),
+                availability_gate,
+            ))
+            .merge(control::router(sim.clone()));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let device_listener = SimListener {
-            addr,
-            listener: Some(listener),
-            availability: avail_rx,
-        };
-        let control_app = super::control::router(sim.clone());
+        let device_listener = SimListener::new(listener, addr, &sim);
+        let control_app = control::router(sim.clone());
         let task = tokio::spawn(async move {
             if let Some(control) = control {
                 tokio::spawn(async move {
@@ -100,7 +59,7 @@ impl Simulator {
                 tracing::error!(error = %e, "simulator stopped");
             }
         });
-        tracing::info!(%addr, profile = %sim.config.profile, "hilink simulator listening");
+        tracing::info!(%addr, profile = %sim.profile(), "hilink simulator listening");
         Ok(SimHandle {
             addr,
             control_addr,
@@ -108,22 +67,6 @@ impl Simulator {
             stop: Some(stop_tx),
             task: Some(task),
         })
-    }
-
-    /// The firmware family being simulated.
-    pub fn profile(&self) -> Profile {
-        self.config.profile
-    }
-
-    /// The configuration the simulator was started with (timings may have changed since;
-    /// see [`Simulator::timings`]).
-    pub fn config(&self) -> &SimConfig {
-        &self.config
-    }
-
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -154,7 +97,9 @@ impl SimHandle {
     /// Stops serving and waits until open connections are done (hanging requests are
     /// released first).
     pub async fn shutdown(mut self) {
-        self.sim.availability.send_replace(Availability::Online);
+        if self.sim.availability() != Availability::Online {
+            self.sim.set_availability(Availability::Online, None);
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -180,143 +125,5 @@ impl Drop for SimHandle {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-    }
-}
-
-/// Holds requests while the device hangs.
-pub(crate) async fn availability_gate(
-    State(sim): State<Arc<Simulator>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut rx = sim.availability.subscribe();
-    loop {
-        if *rx.borrow_and_update() == Availability::Online {
-            break;
-        }
-        if rx.changed().await.is_err() {
-            break;
-        }
-    }
-    next.run(request).await
-}
-
-/// The device's listening socket, closed and re-opened as availability changes.
-struct SimListener {
-    addr: SocketAddr,
-    listener: Option<TcpListener>,
-    availability: watch::Receiver<Availability>,
-}
-
-impl SimListener {
-    /// Waits for the next availability change; never returns if the simulator is gone.
-    async fn changed(availability: &mut watch::Receiver<Availability>) {
-        if availability.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-impl axum::serve::Listener for SimListener {
-    type Io = SimIo;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (SimIo, SocketAddr) {
-        loop {
-            let mode = *self.availability.borrow_and_update();
-            if mode == Availability::Refuse {
-                if self.listener.take().is_some() {
-                    tracing::info!(addr = %self.addr, "simulated device offline: listener closed");
-                }
-                Self::changed(&mut self.availability).await;
-                continue;
-            }
-            let listener = match self.listener.take() {
-                Some(listener) => listener,
-                None => match TcpListener::bind(self.addr).await {
-                    Ok(listener) => {
-                        tracing::info!(addr = %self.addr, "simulated device back online");
-                        listener
-                    }
-                    Err(e) => {
-                        tracing::warn!(addr = %self.addr, error = %e, "cannot re-open listener");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-            };
-            let accepted = tokio::select! {
-                accepted = listener.accept() => Some(accepted),
-                () = Self::changed(&mut self.availability) => None,
-            };
-            self.listener = Some(listener);
-            match accepted {
-                Some(Ok((stream, peer))) => {
-                    let io = SimIo {
-                        stream,
-                        availability: self.availability.clone(),
-                    };
-                    return (io, peer);
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                None => {}
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.addr)
-    }
-}
-
-/// A device connection that breaks at its next request while the device refuses. A reply
-/// already being written still goes out (that is how `/sim/offline` itself gets answered).
-pub(crate) struct SimIo {
-    stream: TcpStream,
-    availability: watch::Receiver<Availability>,
-}
-
-impl SimIo {
-    fn refused(&self) -> bool {
-        *self.availability.borrow() == Availability::Refuse
-    }
-}
-
-fn reset() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionReset, "simulated device offline")
-}
-
-impl AsyncRead for SimIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.refused() {
-            return Poll::Ready(Err(reset()));
-        }
-        Pin::new(&mut this.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for SimIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }

@@ -4,95 +4,38 @@
 //! device does (session cookie, CSRF token, login, request format) and then reaches the
 //! handler for its noun. Replies are always HTTP 200 `text/html`, errors included.
 
+mod reply;
 mod sms;
 mod status;
 mod user;
+mod ussd;
 mod webserver;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::{Router, middleware};
-use std::sync::Arc;
 
-use super::config::Profile;
-use super::server::{Inner, Simulator};
-use super::session::Session;
-use super::xml::{self, Element};
+use self::reply::{Ctx, Reply, session_cookie, set_cookie_value};
 use crate::code as codes;
+use crate::headers;
+use crate::sim::simulator::Simulator;
+use crate::sim::state::State as DeviceState;
+use crate::sim::xml::{self, Element};
 
-/// Request header and reply header carrying the CSRF token.
-pub(super) const TOKEN_HEADER: &str = "__RequestVerificationToken";
-
-/// What one API call answers: the XML body and extra headers.
-#[derive(Debug)]
-pub(super) struct Reply {
-    body: String,
-    headers: Vec<(&'static str, String)>,
-    /// The handler already put the next tokens in the headers (logins do).
-    tokens_set: bool,
-}
-
-impl Reply {
-    fn xml(body: String) -> Self {
-        Reply {
-            body,
-            headers: Vec::new(),
-            tokens_set: false,
-        }
-    }
-
-    fn ok() -> Self {
-        Reply::xml(xml::ok())
-    }
-
-    fn error(code: u32) -> Self {
-        Reply::xml(xml::error(code))
-    }
-
-    fn from_result(result: Result<(), u32>) -> Self {
-        match result {
-            Ok(()) => Reply::ok(),
-            Err(code) => Reply::error(code),
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-
-    fn set_cookie(self, id: &str) -> Self {
-        self.header("Set-Cookie", set_cookie_value(id))
-    }
-}
-
-/// What a handler knows about the request besides its body.
-pub(super) struct Ctx<'a> {
-    sim: &'a Simulator,
-    profile: Profile,
-    now: Instant,
-    /// The caller's session id, when the profile has sessions.
-    session: Option<String>,
-    /// The token the POST carried.
-    token: Option<String>,
-}
-
-/// The router of the device API (the `/sim/` control routes are merged in by the server).
-pub(super) fn router(sim: Arc<Simulator>) -> Router {
+/// The router of the device API (the server puts it behind the availability gate and
+/// merges in the `/sim/` control routes).
+pub(crate) fn router(sim: Arc<Simulator>) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/html/{*page}", get(home))
         .route("/api/{*path}", any(api))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            sim.clone(),
-            super::server::availability_gate,
-        ))
         .with_state(sim)
 }
 
@@ -124,10 +67,10 @@ fn device_response(body: String, extra: Vec<(&'static str, String)>, close: bool
 async fn home(State(sim): State<Arc<Simulator>>, headers: HeaderMap) -> Response {
     let mut extra = Vec::new();
     if sim.profile().uses_session() {
-        let mut inner = sim.lock();
+        let mut state = sim.lock();
         let id = match session_cookie(&headers) {
-            Some(id) if inner.sessions.get_mut(&id).is_some() => id,
-            _ => inner.sessions.create(),
+            Some(id) if state.sessions.get_mut(&id).is_some() => id,
+            _ => state.sessions.create(),
         };
         extra.push(("Set-Cookie", set_cookie_value(&id)));
     }
@@ -203,23 +146,6 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-/// The `Set-Cookie` value that hands out session `id`.
-fn set_cookie_value(id: &str) -> String {
-    format!("SessionID={id}; path=/; HttpOnly")
-}
-
-/// The `SessionID` cookie of a request.
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "SessionID")
-        .map(|(_, value)| value.to_owned())
-}
-
 /// API calls a 10.x device answers before login.
 fn open_before_login(path: &str) -> bool {
     path.starts_with("webserver/")
@@ -236,7 +162,7 @@ fn open_before_login(path: &str) -> bool {
 /// The gate: session, token, login and format rules, then the handler.
 fn handle(sim: &Simulator, post: bool, path: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
     let profile = sim.profile();
-    let mut inner = sim.lock();
+    let mut state = sim.lock();
     let mut ctx = Ctx {
         sim,
         profile,
@@ -246,24 +172,29 @@ fn handle(sim: &Simulator, post: bool, path: &str, headers: &HeaderMap, body: &[
     };
     if profile.uses_session() {
         if !post && path == "webserver/SesTokInfo" {
-            return webserver::ses_tok_info(&mut inner, session_cookie(headers), profile);
+            return webserver::ses_tok_info(&mut state, session_cookie(headers), profile);
         }
-        if let Err(code) = admit(&mut inner, &mut ctx, post, headers) {
+        if let Err(code) = admit(&mut state, &mut ctx, post, headers) {
             return Reply::error(code);
         }
     }
-    let reply = answer(&mut inner, &ctx, post, path, body);
-    add_next_token(&mut inner, &ctx, post, reply)
+    let reply = answer(&mut state, &ctx, post, path, body);
+    add_next_token(&mut state, &ctx, post, reply)
 }
 
 /// Session and token rules: a live `SessionID` cookie on every call, and on a POST one of
 /// the session's valid tokens. Fills in the caller's session and token.
-fn admit(inner: &mut Inner, ctx: &mut Ctx<'_>, post: bool, headers: &HeaderMap) -> Result<(), u32> {
+fn admit(
+    state: &mut DeviceState,
+    ctx: &mut Ctx<'_>,
+    post: bool,
+    headers: &HeaderMap,
+) -> Result<(), u32> {
     let id = session_cookie(headers).ok_or(codes::WRONG_SESSION)?;
-    let session = inner.sessions.get_mut(&id).ok_or(codes::WRONG_SESSION)?;
+    let session = state.sessions.get_mut(&id).ok_or(codes::WRONG_SESSION)?;
     if post {
         let token = headers
-            .get(TOKEN_HEADER)
+            .get(headers::TOKEN)
             .and_then(|v| v.to_str().ok())
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
@@ -278,8 +209,8 @@ fn admit(inner: &mut Inner, ctx: &mut Ctx<'_>, post: bool, headers: &HeaderMap) 
 }
 
 /// Login and format rules, then the handler for the path.
-fn answer(inner: &mut Inner, ctx: &Ctx<'_>, post: bool, path: &str, body: &[u8]) -> Reply {
-    let logged_in = session(inner, ctx).is_some_and(|s| s.logged_in);
+fn answer(state: &mut DeviceState, ctx: &Ctx<'_>, post: bool, path: &str, body: &[u8]) -> Reply {
+    let logged_in = ctx.session_in(state).is_some_and(|s| s.logged_in);
     if ctx.profile.login_required() && !logged_in && !open_before_login(path) {
         return Reply::error(codes::NO_RIGHT);
     }
@@ -297,65 +228,45 @@ fn answer(inner: &mut Inner, ctx: &Ctx<'_>, post: bool, path: &str, body: &[u8])
     if post && ctx.profile.rejects_pretty_xml() && request.is_pretty() {
         return Reply::error(codes::FORMAT_ERROR);
     }
-    dispatch(inner, ctx, post, path, &request)
+    dispatch(state, ctx, post, path, &request)
 }
 
 /// After an accepted POST the device hands out the next token.
-fn add_next_token(inner: &mut Inner, ctx: &Ctx<'_>, post: bool, reply: Reply) -> Reply {
+fn add_next_token(state: &mut DeviceState, ctx: &Ctx<'_>, post: bool, reply: Reply) -> Reply {
     if !post || reply.tokens_set {
         return reply;
     }
-    match ctx
-        .session
-        .as_deref()
-        .and_then(|id| inner.sessions.get_mut(id))
-    {
+    match ctx.session_in(state) {
         Some(session) => {
             let token = session.issue_token();
-            reply.header(TOKEN_HEADER, token)
+            reply.header(headers::TOKEN, token)
         }
         None => reply,
     }
 }
 
 /// Finds the handler for `module/name`.
-fn dispatch(inner: &mut Inner, ctx: &Ctx<'_>, post: bool, path: &str, request: &Element) -> Reply {
+fn dispatch(
+    state: &mut DeviceState,
+    ctx: &Ctx<'_>,
+    post: bool,
+    path: &str,
+    request: &Element,
+) -> Reply {
     let Some((module, name)) = path.split_once('/') else {
         return Reply::error(codes::NOT_SUPPORTED);
     };
     let reply = match (module, post) {
-        ("sms", false) => sms::get(inner, ctx, name),
-        ("sms", true) => sms::post(inner, ctx, name, request),
-        ("user", false) => user::get(inner, ctx, name),
-        ("user", true) => user::post(inner, ctx, name, request),
-        ("webserver", false) => webserver::get(inner, ctx, name),
-        ("monitoring" | "net" | "device", false) => status::get(inner, ctx, module, name),
-        ("device", true) => status::post(inner, ctx, name, request),
+        ("sms", false) => sms::get(state, ctx, name),
+        ("sms", true) => sms::post(state, ctx, name, request),
+        ("user", false) => user::get(state, ctx, name),
+        ("user", true) => user::post(state, ctx, name, request),
+        ("webserver", false) => webserver::get(state, ctx, name),
+        ("monitoring" | "net" | "device", false) => status::get(state, ctx, module, name),
+        ("device", true) => status::post(state, ctx, name, request),
+        ("ussd", false) => ussd::get(state, ctx, name),
+        ("ussd", true) => ussd::post(state, ctx, name, request),
         _ => None,
     };
     reply.unwrap_or_else(|| Reply::error(codes::NOT_SUPPORTED))
-}
-
-/// Reads a number field, treating a missing or empty one as `default`.
-fn number<T: std::str::FromStr>(request: &Element, name: &str, default: T) -> Result<T, u32> {
-    match request.text_of(name) {
-        None | Some("") => Ok(default),
-        Some(text) => text.parse().map_err(|_| codes::PARAMETER_ERROR),
-    }
-}
-
-/// Reads a flag sent as `0`/`1` or, by huawei-lte-api, as `true`/`false`.
-fn flag(request: &Element, name: &str) -> Option<bool> {
-    match request.text_of(name)?.to_ascii_lowercase().as_str() {
-        "1" | "true" => Some(true),
-        "0" | "false" | "" => Some(false),
-        _ => None,
-    }
-}
-
-/// The session a handler runs in.
-fn session<'a>(inner: &'a mut Inner, ctx: &Ctx<'_>) -> Option<&'a mut Session> {
-    ctx.session
-        .as_deref()
-        .and_then(|id| inner.sessions.get_mut(id))
 }

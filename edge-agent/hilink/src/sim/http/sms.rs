@@ -1,17 +1,17 @@
 //! `api/sms/*`: send, status, list, count, delete, mark read, settings.
 
-use super::{Ctx, Reply, flag, number};
+use super::reply::{Ctx, Reply, flag, number};
 use crate::code as codes;
-use crate::sim::device::{ListQuery, SmsConfig};
-use crate::sim::server::Inner;
+use crate::sim::config::Profile;
+use crate::sim::state::storage::ListQuery;
+use crate::sim::state::{SmsSettings, State};
 use crate::sim::xml::{Element, XmlOut};
 
 /// GET handlers; `None` for an unknown name.
-pub(super) fn get(inner: &mut Inner, ctx: &Ctx<'_>, name: &str) -> Option<Reply> {
-    let device = &mut inner.device;
+pub(super) fn get(state: &mut State, ctx: &Ctx<'_>, name: &str) -> Option<Reply> {
     let reply = match name {
         "send-status" => {
-            let s = device.send_status(ctx.now);
+            let s = state.send_progress(ctx.now);
             let mut out = XmlOut::response();
             out.leaf("Phone", &s.phone)
                 .leaf("SucPhone", &s.suc_phone)
@@ -21,8 +21,8 @@ pub(super) fn get(inner: &mut Inner, ctx: &Ctx<'_>, name: &str) -> Option<Reply>
             Reply::xml(out.finish())
         }
         "sms-count" => {
-            let c = device.counts(ctx.now);
-            let sim_max = if ctx.profile == crate::sim::Profile::E3372h320 {
+            let c = state.counts(ctx.now);
+            let sim_max = if ctx.profile == Profile::E3372h320 {
                 100
             } else {
                 20
@@ -44,7 +44,7 @@ pub(super) fn get(inner: &mut Inner, ctx: &Ctx<'_>, name: &str) -> Option<Reply>
             Reply::xml(out.finish())
         }
         "config" => {
-            let c = device.config();
+            let c = state.settings();
             let mut out = XmlOut::response();
             out.leaf("SaveMode", &c.save_mode)
                 .leaf("Validity", &c.validity)
@@ -72,26 +72,25 @@ pub(super) fn get(inner: &mut Inner, ctx: &Ctx<'_>, name: &str) -> Option<Reply>
 
 /// POST handlers; `None` for an unknown name.
 pub(super) fn post(
-    inner: &mut Inner,
+    state: &mut State,
     ctx: &Ctx<'_>,
     name: &str,
     request: &Element,
 ) -> Option<Reply> {
-    let device = &mut inner.device;
     let reply = match name {
         "send-sms" => {
             let (phones, text) = message_fields(request);
-            Reply::from_result(device.send(ctx.now, phones, text))
+            Reply::from_result(state.send(ctx.now, phones, text))
         }
         "save-sms" => {
             let (phones, text) = message_fields(request);
-            Reply::from_result(device.save_draft(ctx.now, phones, text).map(|_| ()))
+            Reply::from_result(state.save_draft(ctx.now, phones, text).map(|_| ()))
         }
         "cancel-send" => {
-            device.cancel_send(ctx.now);
+            state.cancel_send(ctx.now);
             Reply::ok()
         }
-        "sms-list" => match list_query(request).and_then(|q| device.list(ctx.now, q)) {
+        "sms-list" => match list_query(request).and_then(|q| state.list(ctx.now, q)) {
             Ok(messages) => {
                 let mut out = XmlOut::response();
                 out.leaf("Count", messages.len()).open("Messages");
@@ -114,16 +113,16 @@ pub(super) fn post(
             Err(code) => Reply::error(code),
         },
         "delete-sms" => match indices(request) {
-            Ok(list) => Reply::from_result(device.delete(ctx.now, &list)),
+            Ok(list) => Reply::from_result(state.delete(ctx.now, &list)),
             Err(code) => Reply::error(code),
         },
         "set-read" => match indices(request) {
-            Ok(list) => Reply::from_result(device.set_read(ctx.now, &list)),
+            Ok(list) => Reply::from_result(state.set_read(ctx.now, &list)),
             Err(code) => Reply::error(code),
         },
-        "config" => match sms_config(device.config(), request) {
-            Ok(config) => {
-                device.set_config(config);
+        "config" => match sms_settings(state.settings(), request) {
+            Ok(settings) => {
+                state.set_settings(settings);
                 Reply::ok()
             }
             Err(code) => Reply::error(code),
@@ -138,12 +137,13 @@ pub(super) fn post(
 fn message_fields(request: &Element) -> (Vec<String>, String) {
     let phones = request
         .child("Phones")
-        .map(|p| p.all("Phone").map(|e| e.text.trim().to_owned()).collect())
+        .map(|p| {
+            p.children_named("Phone")
+                .map(|e| e.text.trim().to_owned())
+                .collect()
+        })
         .unwrap_or_default();
-    let text = request
-        .raw_text_of("Content")
-        .unwrap_or_default()
-        .to_owned();
+    let text = request.raw("Content").unwrap_or_default().to_owned();
     (phones, text)
 }
 
@@ -161,7 +161,7 @@ fn list_query(request: &Element) -> Result<ListQuery, u32> {
 /// The `<Index>` siblings of a delete or set-read body.
 fn indices(request: &Element) -> Result<Vec<u32>, u32> {
     let list: Vec<u32> = request
-        .all("Index")
+        .children_named("Index")
         .map(|e| e.text.trim().parse().map_err(|_| codes::PARAMETER_ERROR))
         .collect::<Result<_, _>>()?;
     if list.is_empty() {
@@ -170,11 +170,11 @@ fn indices(request: &Element) -> Result<Vec<u32>, u32> {
     Ok(list)
 }
 
-/// A new `sms/config` from a POST body; fields left out keep their value.
-fn sms_config(current: &SmsConfig, request: &Element) -> Result<SmsConfig, u32> {
+/// New `sms/config` settings from a POST body; fields left out keep their value.
+fn sms_settings(current: &SmsSettings, request: &Element) -> Result<SmsSettings, u32> {
     let mut config = current.clone();
     let text = |name: &str, field: &mut String| {
-        if let Some(value) = request.text_of(name) {
+        if let Some(value) = request.trimmed(name) {
             *field = value.to_owned();
         }
     };

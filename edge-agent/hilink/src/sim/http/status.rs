@@ -1,18 +1,18 @@
 //! `api/monitoring/*`, `api/net/*`, `api/device/*`: the health figures an agent reports,
 //! with values taken from the recorded E3372 replies, and `device/control`.
 
-use super::{Ctx, Reply, number};
+use super::reply::{Ctx, Reply, number};
 use crate::code as codes;
 use crate::sim::config::Profile;
-use crate::sim::server::Inner;
+use crate::sim::state::State;
 use crate::sim::xml::{Element, XmlOut};
 
 /// GET handlers; `None` for an unknown name.
-pub(super) fn get(inner: &mut Inner, ctx: &Ctx<'_>, module: &str, name: &str) -> Option<Reply> {
+pub(super) fn get(state: &mut State, ctx: &Ctx<'_>, module: &str, name: &str) -> Option<Reply> {
     let body = match (module, name) {
         ("monitoring", "status") => monitoring_status(ctx.profile),
         ("monitoring", "check-notifications") => {
-            let counts = inner.device.counts(ctx.now);
+            let counts = state.counts(ctx.now);
             let mut out = XmlOut::response();
             out.leaf("UnreadMessage", counts.local_unread)
                 .leaf("SmsStorageFull", u8::from(counts.full()))
@@ -86,7 +86,7 @@ pub(super) fn get(inner: &mut Inner, ctx: &Ctx<'_>, module: &str, name: &str) ->
 
 /// POST handlers of `device/*`; `None` for an unknown name.
 pub(super) fn post(
-    inner: &mut Inner,
+    state: &mut State,
     _ctx: &Ctx<'_>,
     name: &str,
     request: &Element,
@@ -98,13 +98,12 @@ pub(super) fn post(
         Ok(1) => {
             // A reboot ends every session; the agent has to start over.
             tracing::info!("simulated reboot: sessions dropped");
-            inner.sessions.clear();
+            state.sessions.clear();
             Reply::ok()
         }
         Ok(2) => {
             tracing::info!("simulated factory reset");
-            inner.sessions.clear();
-            inner.device.reset();
+            state.factory_reset();
             Reply::ok()
         }
         Ok(3 | 4) => Reply::ok(),

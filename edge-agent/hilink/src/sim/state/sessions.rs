@@ -1,4 +1,5 @@
-//! Sessions and CSRF tokens as 22.x/10.x firmware hands them out (protocol notes §2).
+//! The device's sessions and CSRF tokens as 22.x/10.x firmware hands them out (protocol
+//! notes §2).
 //!
 //! A session is created by `GET /` (Set-Cookie) or `webserver/SesTokInfo`. Every POST must
 //! carry one of the session's two newest tokens; each accepted POST issues a new one in the
@@ -31,7 +32,7 @@ pub fn random_string(len: usize) -> String {
 
 /// A SCRAM exchange between `challenge_login` and `authentication_login`.
 #[derive(Debug, Clone)]
-pub struct ScramChallenge {
+pub struct PendingScram {
     /// The client's nonce.
     pub first_nonce: String,
     /// The client's nonce plus the device's.
@@ -47,7 +48,7 @@ pub struct Session {
     /// Whether the session has logged in.
     pub logged_in: bool,
     /// A SCRAM login under way.
-    pub scram: Option<ScramChallenge>,
+    pub scram: Option<PendingScram>,
     /// An API call on this session is being answered.
     pub busy: bool,
 }

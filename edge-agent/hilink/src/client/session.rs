@@ -2,19 +2,14 @@
 //!
 //! The three firmware families differ only in what they put here: nothing (E303), a session
 //! cookie plus a queue of single-use tokens refilled from reply headers (E3372h 22.x, E3131),
-//! or the same after a login (E3372h-320 10.x). The HTTP flow lives in [`crate::client`].
+//! or the same after a login (E3372h-320 10.x). The HTTP flow around it is the rest of
+//! [`crate::client`].
 
 use std::collections::VecDeque;
 
 use reqwest::header::{HeaderMap, SET_COOKIE};
 
-/// Reply headers that carry new CSRF tokens, in the order the WebUI appends them.
-const TOKEN_HEADERS_PAIR: [&str; 2] = [
-    "__requestverificationtokenone",
-    "__requestverificationtokentwo",
-];
-/// The single-token reply header (may hold a `#`-joined list after a login).
-const TOKEN_HEADER: &str = "__requestverificationtoken";
+use crate::headers::{TOKEN, TOKEN_ONE, TOKEN_TWO};
 
 /// Most tokens kept; a login hands out about 30.
 const MAX_TOKENS: usize = 64;
@@ -140,15 +135,12 @@ fn tokens_from_headers(headers: &HeaderMap) -> Vec<String> {
             .flat_map(split_tokens)
             .collect::<Vec<_>>()
     };
-    let pair: Vec<String> = TOKEN_HEADERS_PAIR
+    // The pair, in the order the WebUI appends them, wins over the single header.
+    let pair: Vec<String> = [TOKEN_ONE, TOKEN_TWO]
         .iter()
         .flat_map(|name| text(name))
         .collect();
-    if pair.is_empty() {
-        text(TOKEN_HEADER)
-    } else {
-        pair
-    }
+    if pair.is_empty() { text(TOKEN) } else { pair }
 }
 
 /// The `content` of every `<meta name="csrf_token" content="…">` tag in a page.

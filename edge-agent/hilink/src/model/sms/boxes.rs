@@ -1,128 +1,15 @@
-//! SMS requests and replies: send, send-status, list, count, delete, set-read and config.
-//!
-//! Request builders write the exact element order the WebUI uses; reply readers accept every
-//! shape seen on real devices (one message or many, `<Messages/>`, missing `Content`).
+//! The message boxes: listing a page (`sms-list`), the counts (`sms-count`), deleting and
+//! marking read. Reply readers accept every shape seen on real devices (one message or many,
+//! `<Messages/>`, missing `Content`).
 
-use smsgw_shared::sms::{Encoding, analyze};
 use time::PrimitiveDateTime;
-use time::macros::format_description;
 
 use crate::error::Error;
+use crate::model::DATE_FORMAT;
 use crate::xml::{Element, FromResponse, RequestXml};
 
-/// Most recipients one send-sms takes (`maxphone` in `sms/config`).
-pub const MAX_PHONES: usize = 50;
 /// Most messages one sms-list page returns (the WebUI caps `ReadCount` at 50).
 pub const MAX_READ_COUNT: u32 = 50;
-
-/// The `Date` format of requests and replies: device-local `YYYY-MM-DD hh:mm:ss`.
-pub const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-
-/// Values of `Reserved` (text mode) in send-sms.
-pub mod text_mode {
-    /// UCS-2, for texts with any character outside the GSM alphabet.
-    pub const UCS2: u8 = 0;
-    /// GSM 7-bit.
-    pub const SEVEN_BIT: u8 = 1;
-    /// 8-bit data.
-    pub const EIGHT_BIT: u8 = 2;
-}
-
-/// The `Reserved` value for a text: 1 when it fits the GSM alphabet, else 0.
-pub fn text_mode_for(text: &str) -> u8 {
-    match analyze(text).encoding {
-        Encoding::Gsm7 => text_mode::SEVEN_BIT,
-        Encoding::Ucs2 => text_mode::UCS2,
-    }
-}
-
-/// Builds the send-sms body: `Index, Phones/Phone…, Sca, Content, Length, Reserved, Date`.
-///
-/// `date` is written as given; the device expects its local time (UTC works too). `Length`
-/// is the text's UTF-16 length, which the device does not check strictly.
-pub fn send_sms_body<P: AsRef<str>>(
-    phones: &[P],
-    text: &str,
-    date: PrimitiveDateTime,
-) -> Result<String, Error> {
-    if phones.is_empty() {
-        return Err(Error::InvalidRequest("no recipient".into()));
-    }
-    if phones.len() > MAX_PHONES {
-        return Err(Error::InvalidRequest(format!(
-            "{} recipients, at most {MAX_PHONES} per send",
-            phones.len()
-        )));
-    }
-    let date = date
-        .format(DATE_FORMAT)
-        .map_err(|e| Error::InvalidRequest(format!("date: {e}")))?;
-    let mut xml = RequestXml::new().field("Index", -1).open("Phones");
-    for phone in phones {
-        let phone = phone.as_ref().trim();
-        if phone.is_empty() || phone.chars().any(char::is_whitespace) {
-            return Err(Error::InvalidRequest(format!(
-                "recipient {phone:?} is not a number"
-            )));
-        }
-        xml = xml.field("Phone", phone);
-    }
-    Ok(xml
-        .close("Phones")
-        .field("Sca", "")
-        .field("Content", text)
-        .field("Length", text.encode_utf16().count())
-        .field("Reserved", text_mode_for(text))
-        .field("Date", date)
-        .finish())
-}
-
-/// Progress of the last send (`GET sms/send-status`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SendStatus {
-    /// Numbers still being sent to; empty when the send is finished.
-    pub phone: Vec<String>,
-    /// Numbers the network accepted.
-    pub suc_phone: Vec<String>,
-    /// Numbers the send failed for.
-    pub fail_phone: Vec<String>,
-    /// Total parts × recipients (an inference; see the notes).
-    pub total_count: Option<u32>,
-    /// The part being sent now.
-    pub cur_index: Option<u32>,
-}
-
-impl SendStatus {
-    /// True when nothing is in progress (`Phone` is empty).
-    pub fn is_done(&self) -> bool {
-        self.phone.is_empty()
-    }
-}
-
-/// Splits a comma-separated number list, dropping blanks (the WebUI drops a trailing empty).
-fn comma_list(element: &Element, name: &str) -> Vec<String> {
-    element
-        .raw(name)
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-impl FromResponse for SendStatus {
-    fn from_response(root: &Element) -> Result<Self, Error> {
-        Ok(SendStatus {
-            phone: comma_list(root, "Phone"),
-            suc_phone: comma_list(root, "SucPhone"),
-            fail_phone: comma_list(root, "FailPhone"),
-            total_count: root.num("TotalCount"),
-            cur_index: root.num("CurIndex"),
-        })
-    }
-}
 
 /// The message boxes of sms-list (`BoxType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -424,128 +311,10 @@ pub fn set_read_body(index: i64) -> String {
     RequestXml::new().field("Index", index).finish()
 }
 
-/// SMS settings (`sms/config`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmsConfig {
-    /// 0 local, 1 SIM, 2 SIM first, 3 local first.
-    pub save_mode: i32,
-    /// Validity in hours (1/12/24/168) or 10752 for the maximum.
-    pub validity: i32,
-    /// Message centre number.
-    pub sca: String,
-    /// Whether delivery reports are requested.
-    pub use_s_report: bool,
-    /// 0 send only, 1 send and save.
-    pub send_type: i32,
-    /// Priority 0–3.
-    pub priority: i32,
-    /// The WebUI page size, read only.
-    pub pagesize: Option<u32>,
-    /// Recipients per send, read only.
-    pub maxphone: Option<u32>,
-}
-
-impl Default for SmsConfig {
-    fn default() -> Self {
-        SmsConfig {
-            save_mode: 0,
-            validity: 10752,
-            sca: String::new(),
-            use_s_report: false,
-            send_type: 1,
-            priority: 0,
-            pagesize: None,
-            maxphone: None,
-        }
-    }
-}
-
-impl FromResponse for SmsConfig {
-    fn from_response(root: &Element) -> Result<Self, Error> {
-        let defaults = SmsConfig::default();
-        Ok(SmsConfig {
-            save_mode: root.num("SaveMode").unwrap_or(defaults.save_mode),
-            validity: root.num("Validity").unwrap_or(defaults.validity),
-            sca: root.string("Sca"),
-            use_s_report: root.flag("UseSReport").unwrap_or(false),
-            send_type: root.num("SendType").unwrap_or(defaults.send_type),
-            priority: root.num("Priority").unwrap_or(defaults.priority),
-            pagesize: root.num("pagesize"),
-            maxphone: root.num("maxphone"),
-        })
-    }
-}
-
-impl SmsConfig {
-    /// The write body, WebUI order: `SaveMode, Validity, Sca, UseSReport, SendType, Priority`.
-    pub fn to_xml(&self) -> String {
-        RequestXml::new()
-            .field("SaveMode", self.save_mode)
-            .field("Validity", self.validity)
-            .field("Sca", &self.sca)
-            .field("UseSReport", u8::from(self.use_s_report))
-            .field("SendType", self.send_type)
-            .field("Priority", self.priority)
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::xml::parse_response;
-    use time::macros::datetime;
-
-    #[test]
-    fn send_body_has_the_webui_order() {
-        let body = send_sms_body(
-            &["+4512345678", "0722060322"],
-            "hi & <you>",
-            datetime!(2018-02-13 22:21:30),
-        )
-        .unwrap();
-        assert_eq!(
-            body,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><request><Index>-1</Index><Phones><Phone>+4512345678</Phone><Phone>0722060322</Phone></Phones><Sca></Sca><Content>hi &amp; &lt;you&gt;</Content><Length>10</Length><Reserved>1</Reserved><Date>2018-02-13 22:21:30</Date></request>"
-        );
-    }
-
-    #[test]
-    fn reserved_follows_the_encoding() {
-        assert_eq!(text_mode_for("plain text {}"), 1);
-        assert_eq!(text_mode_for("Grüße"), 1);
-        assert_eq!(text_mode_for("Привет"), 0);
-        assert_eq!(text_mode_for("emoji \u{1F600}"), 0);
-        let body = send_sms_body(&["1"], "\u{1F600}", datetime!(2020-01-01 0:00)).unwrap();
-        assert!(
-            body.contains("<Length>2</Length><Reserved>0</Reserved>"),
-            "{body}"
-        );
-    }
-
-    #[test]
-    fn send_body_refuses_bad_recipients() {
-        let d = datetime!(2020-01-01 0:00);
-        assert!(send_sms_body::<&str>(&[], "x", d).is_err());
-        assert!(send_sms_body(&[" "], "x", d).is_err());
-        assert!(send_sms_body(&["1 2"], "x", d).is_err());
-        assert!(send_sms_body(&vec!["1"; 51], "x", d).is_err());
-    }
-
-    #[test]
-    fn send_status_lists() {
-        let s: SendStatus = parse_response(b"<response><Phone>+1,+2,</Phone><SucPhone>+3</SucPhone><FailPhone></FailPhone><TotalCount>3</TotalCount><CurIndex>1</CurIndex></response>").unwrap();
-        assert_eq!(s.phone, ["+1", "+2"]);
-        assert_eq!(s.suc_phone, ["+3"]);
-        assert!(s.fail_phone.is_empty());
-        assert!(!s.is_done());
-        let s: SendStatus =
-            parse_response(b"<response><Phone/><SucPhone/><FailPhone>+33,</FailPhone></response>")
-                .unwrap();
-        assert!(s.is_done());
-        assert_eq!(s.fail_phone, ["+33"]);
-        assert_eq!(s.total_count, None);
-    }
 
     #[test]
     fn list_shapes() {
@@ -591,22 +360,6 @@ mod tests {
         );
         assert!(delete_sms_body(&[]).is_err());
         assert!(set_read_body(40001).ends_with("<request><Index>40001</Index></request>"));
-    }
-
-    #[test]
-    fn config_round_trip() {
-        let cfg: SmsConfig = parse_response(b"<response><SaveMode>0</SaveMode><Validity>10752</Validity><Sca>+41787777070</Sca><UseSReport>0</UseSReport><SendType>1</SendType><pagesize>20</pagesize><maxphone>50</maxphone><import_enabled>1</import_enabled></response>").unwrap();
-        assert!(!cfg.use_s_report);
-        assert_eq!(cfg.sca, "+41787777070");
-        assert_eq!(cfg.maxphone, Some(50));
-        let on = SmsConfig {
-            use_s_report: true,
-            ..cfg
-        };
-        assert!(on.to_xml().ends_with("<request><SaveMode>0</SaveMode><Validity>10752</Validity><Sca>+41787777070</Sca><UseSReport>1</UseSReport><SendType>1</SendType><Priority>0</Priority></request>"));
-        let py: SmsConfig =
-            parse_response(b"<response><UseSReport>true</UseSReport></response>").unwrap();
-        assert!(py.use_s_report);
     }
 
     #[test]
