@@ -5,11 +5,15 @@ run here: Debian 12 packages Zabbix 6.0, which cannot import 7.0 files).
 Checks what a 7.0 import would refuse or silently break, following the import schema of
 Zabbix 7.0 (ui/include/classes/import/validators/C70XmlValidator.php): required fields,
 allowed item types, value types, preprocessing steps (a smaller set for discovery rules),
-error handlers, trigger priorities and media type event sources; 32-hex UUIDs, unique;
+error handlers, trigger priorities and media type event sources; every UUID a UUIDv4 and
+unique (Zabbix's own rule, see UUID below: 7.0 refuses the whole import otherwise);
 dependent items whose master exists; trigger expressions that name existing items of
 their own template; item prototype keys that carry an LLD macro; user macros and value
 maps that are defined; and that the embedded scripts equal get_modems.js and
-send_sms.js. `validate.py --sync` copies the .js files into the YAML after an edit.
+send_sms.js. `validate.py --sync` copies the .js files into the YAML after an edit;
+`validate.py --fix-uuids` makes every UUID a v4 one in place, deterministically (the
+version and variant digits are set, the others kept), so running it again after a merge
+changes nothing that is already right.
 
 Prints the metric names the templates read (for deploy/check.sh's cross-check with the
 code) when called with --metrics.
@@ -44,7 +48,16 @@ PRIORITIES = {"NOT_CLASSIFIED", "INFO", "WARNING", "AVERAGE", "HIGH", "DISASTER"
 EVENT_SOURCES = {"TRIGGERS", "DISCOVERY", "AUTOREGISTRATION", "INTERNAL", "SERVICE"}
 OPERATION_MODES = {"PROBLEM", "RECOVERY", "UPDATE"}
 MACRO_TYPES = {"TEXT", "SECRET_TEXT", "VAULT"}
-UUID = re.compile(r"^[0-9a-f]{32}$")
+# Zabbix's rule for every uuid of an import (zabbix/zabbix,
+# ui/include/classes/validators/CApiInputValidator.php, validateUuid, "UUIDv4 is
+# expected"): 32 hex digits, byte 6 with high nibble 4 (the version, hex digit 13) and byte
+# 8 with its two top bits 10 (the variant, hex digit 17: 8, 9, a or b). Zabbix lowercases
+# what it accepts and exports lowercase; so do we.
+UUID = re.compile(r"^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$")
+# Template groups that ship with Zabbix, by their uuid in every Zabbix 7.0 database (the
+# official templates export them so): a group named so must carry it, otherwise the import
+# meets an existing group of that name under another uuid.
+BUILTIN_GROUPS = {"Templates/Applications": "a571c0d144b14fd4a87a9d9b2aa9fcd6"}
 USER_MACRO = re.compile(r"\{\$[A-Z0-9_.]+(?::[^}]*)?\}")
 LLD_MACRO = re.compile(r"\{#[A-Z0-9_.]+\}")
 # /host/key or /host/key[params] inside a trigger function call
@@ -55,6 +68,7 @@ class Checker:
     def __init__(self):
         self.problems = []
         self.uuids = {}
+        self.checked = set()
         self.counts = {"templates": 0, "items": 0, "discovery rules": 0, "item prototypes": 0, "triggers": 0,
                        "media types": 0}
 
@@ -68,8 +82,10 @@ class Checker:
 
     def uuid(self, obj, where):
         u = obj.get("uuid")
+        self.checked.add(u)
         if not isinstance(u, str) or not UUID.match(u):
-            self.fail(where, f"uuid {u!r} is not 32 lower-case hex digits")
+            self.fail(where, f"uuid {u!r} is not a UUIDv4 (32 lower-case hex digits, the 13th 4, "
+                             f"the 17th 8, 9, a or b; run {Path(__file__).name} --fix-uuids)")
         elif u in self.uuids:
             self.fail(where, f"uuid {u} also used by {self.uuids[u]}")
         else:
@@ -262,6 +278,46 @@ class Checker:
             self.fail(where, "timeout")
 
 
+def uuids_anywhere(node, where=""):
+    """Every (path, uuid) in an export, whatever object carries it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "uuid":
+                yield where, value
+            else:
+                yield from uuids_anywhere(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from uuids_anywhere(value, f"{where}[{i}]")
+
+
+def as_v4(u):
+    """The UUIDv4 closest to a 32-hex-digit uuid: the version digit set to 4, the variant
+    digit to 8 + its two low bits; every other digit kept."""
+    return u[:12] + "4" + u[13:16] + "89ab"[int(u[16], 16) & 3] + u[17:]
+
+
+def fix_uuids(path):
+    """Rewrites the non-v4 uuids of one file in place, line by line (nothing else moves)."""
+    text = path.read_text()
+    groups = {}
+    for g in (yaml.safe_load(text).get("zabbix_export") or {}).get("template_groups", []):
+        if g.get("name") in BUILTIN_GROUPS:
+            groups[g.get("uuid")] = BUILTIN_GROUPS[g["name"]]
+
+    def fixed(m):
+        u = m.group(2)
+        if u in groups:
+            return m.group(1) + groups[u]
+        if re.fullmatch(r"[0-9a-f]{32}", u) and not UUID.match(u):
+            return m.group(1) + as_v4(u)
+        return m.group(0)
+
+    new = re.sub(r"^(\s*(?:- )?uuid: ['\"]?)([0-9A-Za-z]+)", fixed, text, flags=re.M)
+    path.write_text(new)
+    return sum(a != b for a, b in zip(text.splitlines(), new.splitlines()))
+
+
 def load(path):
     with path.open() as f:
         doc = yaml.safe_load(f)
@@ -303,10 +359,25 @@ def dump(path, doc, header):
     path.write_text(header + yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=1000))
 
 
+def self_test():
+    """The uuid rule against uuids whose fate in Zabbix is known: its own group's is
+    accepted; a name-based (version 5) one, as this folder once had, is refused."""
+    assert UUID.match(BUILTIN_GROUPS["Templates/Applications"])
+    for refused in ("2ed3ef43bbf85b2091a8b7472f92327a", "2ed3ef43bbf84b2001a8b7472f92327a",
+                    "A571C0D144B14FD4A87A9D9B2AA9FCD6", "a571c0d1-44b1-4fd4-a87a-9d9b2aa9fcd6"):
+        assert not UUID.match(refused), refused
+    assert UUID.match(as_v4("2ed3ef43bbf85b2091a8b7472f92327a"))
+
+
 def main():
+    self_test()
     template_export, media_export = load(TEMPLATE), load(MEDIA)
     if "--metrics" in sys.argv[1:]:
         print("\n".join(metrics(template_export)))
+        return 0
+    if "--fix-uuids" in sys.argv[1:]:
+        for path in (TEMPLATE, MEDIA):
+            print(f"{path.name}: {fix_uuids(path)} uuids rewritten")
         return 0
     if "--sync" in sys.argv[1:]:
         for (kind, key), (obj, field) in embedded(template_export, media_export).items():
@@ -322,10 +393,19 @@ def main():
     for g in template_export.get("template_groups", []):
         c.uuid(g, f"template group {g.get('name')!r}")
         groups.add(g.get("name"))
+        builtin = BUILTIN_GROUPS.get(g.get("name"))
+        if builtin and g.get("uuid") != builtin:
+            c.fail(f"template group {g.get('name')!r}", f"uuid must be Zabbix's own {builtin}")
     for tpl in template_export.get("templates", []):
         c.template(tpl, groups)
     for mt in media_export.get("media_types", []):
         c.media(mt)
+    # Whatever object carries a uuid (graphs and dashboards included), Zabbix checks it:
+    # those the checks above do not visit are checked here.
+    for path, export in ((TEMPLATE, template_export), (MEDIA, media_export)):
+        for where, u in uuids_anywhere(export):
+            if u not in c.checked:
+                c.uuid({"uuid": u}, f"{path.name} {where}")
     found = embedded(template_export, media_export)
     for ref, path in SCRIPTS.items():
         if ref not in found:
