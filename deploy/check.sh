@@ -72,17 +72,26 @@ if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -f "$TF_CLI_CONFIG_FILE" ]; then
 fi
 export TF_IN_AUTOMATION=1 TF_DATA_DIR=$WORK/tfdata CHECKPOINT_DISABLE=1
 
-if ! command -v promtool >/dev/null && command -v apt-get >/dev/null; then
-    echo "installing promtool (Debian package prometheus)"
-    # Keep the package from starting a Prometheus server (port 9090) while installing.
-    made_policy=""
+# Debian packages, installed when their command is missing: promtool (prometheus), nginx
+# (the version Debian 12 ships, for `nginx -t`) and lintian. None of their services may
+# start while installing (Prometheus would hold port 9090, nginx port 80).
+apt_install() {
+    local made_policy=""
+    command -v apt-get >/dev/null || return 0
+    echo "installing $* (Debian)"
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
     fi
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >"$WORK/apt.log" 2>&1 \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@") >"$WORK/apt.log" 2>&1 \
         || tail -5 "$WORK/apt.log"
     [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
-fi
+    return 0
+}
+wanted=()
+command -v promtool >/dev/null || wanted+=(prometheus)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || wanted+=(nginx)
+command -v lintian >/dev/null || wanted+=(lintian)
+[ ${#wanted[@]} -eq 0 ] || apt_install "${wanted[@]}"
 # Whatever installed it, promtool is all we need: no Prometheus server may hold port 9090.
 if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
     systemctl disable --now prometheus >/dev/null 2>&1
@@ -110,12 +119,14 @@ if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked >"$WORK/cargo-deb.log" 2>&1 || tail -5 "$WORK/cargo-deb.log"
 fi
 
-for tool in terraform promtool systemd-analyze node; do
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+for tool in terraform promtool systemd-analyze node lintian; do
     printf '%-16s %s\n' "$tool" "$(command -v "$tool" || echo 'not found')"
 done
 printf '%-16s %s\n' checkov "$([ -x "$VENV/bin/checkov" ] && "$VENV/bin/checkov" --version 2>/dev/null || echo 'not found')"
 printf '%-16s %s\n' trivy "$([ -x "$VENV/bin/trivy" ] && "$VENV/bin/trivy" --version 2>/dev/null | head -1 || echo 'not found')"
 printf '%-16s %s\n' cargo-deb "$(cargo deb --version 2>/dev/null || echo 'not found')"
+printf '%-16s %s\n' nginx "$([ -x "$NGINX" ] && "$NGINX" -v 2>&1 | sed 's#.*: ##' || echo 'not found')"
 
 # --- Terraform --------------------------------------------------------------------------------
 
@@ -202,9 +213,45 @@ if command -v promtool >/dev/null; then
 else
     missing "promtool checks" "promtool is not installed (Debian package prometheus)"
 fi
-check "zabbix exports (7.0 structure)" "$PY" deploy/zabbix/validate.py
+check "zabbix exports (7.0 structure, UUIDv4)" "$PY" deploy/zabbix/validate.py
 metric_names() { { "$PY" deploy/grafana/validate.py --metrics && "$PY" deploy/zabbix/validate.py --metrics; } | "$PY" deploy/prometheus/metric_names.py; }
 check "metrics used by rules, dashboard and Zabbix exist in the code" metric_names
+
+# --- nginx ------------------------------------------------------------------------------------
+
+if [ -x "$NGINX" ]; then
+    # deploy/nginx/smsgw.conf inside a minimal main configuration, with a throwaway
+    # certificate in place of the Let's Encrypt one, everything under $WORK.
+    nginx_test() {
+        local dir=$WORK/nginx live=/etc/letsencrypt/live/sms.example.com
+        mkdir -p "$dir"
+        grep -q "$live/fullchain.pem" deploy/nginx/smsgw.conf && grep -q "$live/privkey.pem" deploy/nginx/smsgw.conf \
+            || { echo "smsgw.conf no longer names $live/{fullchain,privkey}.pem: update this check"; return 1; }
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=sms.example.com \
+            -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null || return 1
+        sed -e "s#$live/fullchain.pem#$dir/cert.pem#" -e "s#$live/privkey.pem#$dir/key.pem#" \
+            deploy/nginx/smsgw.conf >"$dir/smsgw.conf"
+        cat >"$dir/nginx.conf" <<EOF
+pid $dir/nginx.pid;
+error_log stderr;
+events {}
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    include $dir/smsgw.conf;
+}
+EOF
+        "$NGINX" -t -e stderr -p "$dir" -c "$dir/nginx.conf"
+    }
+    check "nginx -t (deploy/nginx/smsgw.conf, $("$NGINX" -v 2>&1 | sed 's#.*: ##'))" nginx_test
+else
+    missing "nginx -t" "nginx could not be installed (Debian package nginx)"
+fi
 
 # --- live: broker, API, simulated modem, agent ------------------------------------------------
 
