@@ -209,7 +209,7 @@ if command -v promtool >/dev/null; then
     check "promtool test rules" promtool test rules deploy/prometheus/tests/smsgw.rules.test.yml
     check "promtool check config (prometheus.example.yml)" promtool check config --syntax-only deploy/prometheus/prometheus.example.yml
     grafana() { "$PY" deploy/grafana/validate.py "$WORK/dashboard.rules.yml" && promtool check rules "$WORK/dashboard.rules.yml"; }
-    check "grafana dashboard (structure, every query parsed by promtool)" grafana
+    check "grafana dashboard (structure, every query's metrics exported by the code, parsed by promtool)" grafana
 else
     missing "promtool checks" "promtool is not installed (Debian package prometheus)"
 fi
@@ -393,6 +393,22 @@ PY
         check "zabbix webhook sends one SMS through the API, retries included" zabbix_webhook
     else
         missing "Zabbix script runs" "node is not installed"
+    fi
+
+    if command -v promtool >/dev/null; then
+        # The dashboard's site and modem panels, run on what this API exports once the
+        # agent's probed modem report reached it: each must return data.
+        grafana_live() {
+            local out=$WORK/api-fleet.prom
+            for _ in $(seq 1 400); do
+                curl -fsS "http://127.0.0.1:$API_PORT/metrics" >"$out" 2>/dev/null && grep -q '^smsgw_modem_rssi_dbm{' "$out" && break
+                sleep 0.2
+            done
+            grep -q '^smsgw_modem_rssi_dbm{' "$out" || { echo "no modem gauge on the API's /metrics"; return 1; }
+            "$PY" deploy/grafana/validate.py --live-test "$WORK/dashboard-live" --scrape "smsgw-api=$out" \
+                && promtool test rules "$WORK/dashboard-live.test.yml"
+        }
+        check "grafana site and modem panels return data from the live API /metrics" grafana_live
     fi
 fi
 for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
