@@ -141,11 +141,20 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
+    ///
+    /// Under systemd (`Type=notify`, `NOTIFY_SOCKET` set) it reports `READY=1` once it
+    /// serves and `STOPPING=1` when the shutdown begins; elsewhere both are no-ops.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr, "serving the HTTP API");
+        // The listener is bound since `build`: a connection made from now on is served.
+        notify_systemd(sd_notify::NotifyState::Ready);
+        let shutdown = async move {
+            shutdown.await;
+            notify_systemd(sd_notify::NotifyState::Stopping);
+        };
         let housekeeping = tokio::spawn(jobs::housekeeping::run(
             self.db.clone(),
             jobs::housekeeping::INTERVAL,
@@ -169,6 +178,14 @@ impl Application {
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Tells systemd about the service's state; without `NOTIFY_SOCKET` (not started by
+/// systemd) nothing is sent.
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "cannot notify systemd");
     }
 }
 

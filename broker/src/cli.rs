@@ -63,14 +63,26 @@ pub async fn execute(command: Command) -> Result<(), Error> {
     }
 }
 
-/// Starts the broker and stops it cleanly on SIGTERM or Ctrl-C.
+/// Starts the broker and stops it cleanly on SIGTERM or Ctrl-C. Under systemd
+/// (`Type=notify`) it reports `READY=1` once every listener accepts connections and
+/// `STOPPING=1` when it begins to stop.
 pub async fn run(args: RunArgs) -> Result<(), Error> {
     let config = BrokerConfig::from_file(&args.config)?;
     let handle = broker::start(config, &args.jwt_secret).await?;
+
+    notify_systemd(sd_notify::NotifyState::Ready);
     shutdown_signal().await;
     info!("stopping");
+    notify_systemd(sd_notify::NotifyState::Stopping);
     handle.shutdown().await;
     Ok(())
+}
+
+/// Tells systemd about the service's state; without `NOTIFY_SOCKET` nothing is sent.
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
 }
 
 /// Resolves on SIGTERM (systemd, containers) or Ctrl-C.

@@ -7,6 +7,7 @@
 
 mod chaos;
 mod flows;
+mod notify;
 mod outage;
 mod routing;
 
