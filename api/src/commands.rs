@@ -12,8 +12,10 @@ use time::OffsetDateTime;
 use crate::{
     MIGRATOR,
     config::{
-        AdminCommand, CONFIGFILE, Command, DatabaseArgs, KeysCommand, SitesCommand, TokenArgs,
+        AdminCommand, CONFIGFILE, Command, DatabaseArgs, KeysCommand, MigrateArgs, SitesCommand,
+        TokenArgs,
     },
+    database,
     domain::api_key::{KeyPepper, PepperError},
     mqtt::credentials::{AgentCredential, CredentialError, issue_agent_credential},
     startup::{Application, StartupError},
@@ -47,13 +49,37 @@ pub enum CommandError {
     /// An argument is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// The database settings are unusable.
+    #[error(transparent)]
+    DatabaseSettings(#[from] database::SettingsError),
 }
 
-async fn connect(db: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
-    sqlx::postgres::PgPoolOptions::new()
+async fn connect(db: &DatabaseArgs) -> Result<PgPool, CommandError> {
+    let options = database::connect_options(db)?;
+    Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
-        .connect(db.database_url.expose())
-        .await
+        .connect_with(options)
+        .await?)
+}
+
+/// Migrates, then (with `--runtime-role`) grants the runtime role what `serve` needs, on
+/// one connection (the script reads the role's name from a setting of the session).
+async fn migrate(args: &MigrateArgs) -> Result<(), CommandError> {
+    let db = connect(&args.db).await?;
+    MIGRATOR.run(&db).await?;
+    println!("database migrated");
+    if let Some(role) = &args.runtime_role {
+        let mut conn = db.acquire().await?;
+        sqlx::query("SELECT set_config('smsgw.runtime_role', $1, false)")
+            .bind(role)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::raw_sql(database::RUNTIME_ROLE_SQL)
+            .execute(&mut *conn)
+            .await?;
+        println!("role {role} may read and write the API's tables, and nothing else");
+    }
+    Ok(())
 }
 
 fn show_time(at: Option<OffsetDateTime>) -> String {
@@ -78,10 +104,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 .run_until_stopped()
                 .await?;
         }
-        Command::Migrate(db) => {
-            MIGRATOR.run(&connect(&db).await?).await?;
-            println!("database migrated");
-        }
+        Command::Migrate(args) => migrate(&args).await?,
         Command::Configfile => print!("{CONFIGFILE}"),
         Command::Keys { db, command } => keys(&connect(&db).await?, command).await?,
         Command::Sites { db, command } => sites(&connect(&db).await?, command).await?,

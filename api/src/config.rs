@@ -38,8 +38,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API (migrates the database first unless --no-migrate).
     Serve(ServeConfig),
-    /// Apply the database migrations and exit.
-    Migrate(DatabaseArgs),
+    /// Apply the database migrations and exit (as the role that owns the schema).
+    Migrate(MigrateArgs),
     /// Create, list and revoke API keys.
     Keys {
         #[command(flatten)]
@@ -149,6 +149,40 @@ pub struct DatabaseArgs {
     /// Connections in the pool.
     #[arg(long, env = "SMSGW_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+    /// File holding the database password (one line), or a JSON object with `password`
+    /// and `username` (a Secrets Manager secret as it is); it overrides DATABASE_URL's and
+    /// is read again every second, so a rotated password is used by new connections
+    /// without a restart.
+    #[arg(long, env = "SMSGW_DATABASE_PASSWORD_FILE")]
+    pub database_password_file: Option<PathBuf>,
+}
+
+/// `migrate`: the database, and the role to grant what the API needs.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// After migrating, give this role exactly what `serve` needs (DML on the API's
+    /// tables, creating it without a password if it does not exist):
+    /// deploy/postgres/runtime-role.sql.
+    #[arg(long, env = "SMSGW_DATABASE_RUNTIME_ROLE", value_parser = parse_role)]
+    pub runtime_role: Option<String>,
+}
+
+/// A PostgreSQL role name the runtime role may have: lower-case letters, digits and `_`,
+/// starting with a letter, at most 57 bytes (so that Secrets Manager's alternating-users
+/// rotation can add `_clone`).
+fn parse_role(name: &str) -> Result<String, String> {
+    let ok = name.len() <= 57
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err("1 to 57 characters of a-z, 0-9 and _, starting with a letter".into())
+    }
 }
 
 /// The server pepper of API keys.
@@ -199,6 +233,7 @@ impl ServeConfig {
             database: DatabaseArgs {
                 database_url: Secret::new(database_url),
                 db_max_connections: 10,
+                database_password_file: None,
             },
             pepper: PepperArgs {
                 key_pepper: Secret::new(key_pepper),
@@ -292,10 +327,14 @@ impl FromStr for Secret {
 pub const CONFIGFILE: &str = r#"# smsgw-api settings. Every line is an environment variable; each also exists as a
 # command-line flag (see `smsgw-api --help`). Lines starting with # show the default.
 
-# PostgreSQL URL (required).
-DATABASE_URL=postgres://smsgw@localhost/smsgw
+# PostgreSQL URL (required). Serve as the runtime role (deploy/postgres/runtime-role.sql),
+# migrate as the owner of the schema.
+DATABASE_URL=postgres://smsgw_api@localhost/smsgw
 # Connections in the pool.
 #SMSGW_DB_MAX_CONNECTIONS=10
+# File with the password (one line, or Secrets Manager's JSON with username and
+# password), read again every second: a rotated password needs no restart.
+#SMSGW_DATABASE_PASSWORD_FILE=/etc/smsgw/database.password
 
 # Address and port of the HTTP listener.
 #SMSGW_HTTP_ADDR=0.0.0.0:8080

@@ -12,6 +12,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod database;
 pub mod domain;
 pub mod http;
 pub mod jobs;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::{
     MIGRATOR,
     config::ServeConfig,
+    database::{self, PasswordWatch},
     domain::api_key::{KeyPepper, PepperError},
     http::{self, AppState},
     jobs,
@@ -25,6 +26,9 @@ pub enum StartupError {
     /// The database URL is unusable.
     #[error("DATABASE_URL: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database settings (URL, password file) are unusable.
+    #[error(transparent)]
+    DatabaseSettings(#[from] database::SettingsError),
     /// Migrating failed.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -49,6 +53,7 @@ pub struct Application {
     db: PgPool,
     mqtt: Option<LinkSettings>,
     broker: Option<Arc<BrokerStatus>>,
+    password_watch: Option<PasswordWatch>,
 }
 
 /// A pool for the configured database. It connects lazily, so a server whose database is
@@ -57,8 +62,12 @@ pub struct Application {
 /// sqlx pings every connection it hands out by default: a round trip before every query of
 /// every request. Only connections idle for a while are pinged here; a busy connection that
 /// breaks fails its next query and is discarded.
-pub fn pool(config: &ServeConfig) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
+///
+/// With a password file (`SMSGW_DATABASE_PASSWORD_FILE`) its first connections use the
+/// file's credentials; [`Application::run_until`] keeps following the file.
+pub fn pool(config: &ServeConfig) -> Result<PgPool, StartupError> {
+    let options = database::connect_options(&config.database)?;
+    Ok(PgPoolOptions::new()
         .max_connections(config.database.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
@@ -70,7 +79,7 @@ pub fn pool(config: &ServeConfig) -> Result<PgPool, sqlx::Error> {
                 Ok(true)
             })
         })
-        .connect_lazy(config.database.database_url.expose())
+        .connect_lazy_with(options))
 }
 
 /// How long a pooled connection may sit idle before it is pinged on its way out.
@@ -122,6 +131,7 @@ impl Application {
             db,
             mqtt,
             broker,
+            password_watch: PasswordWatch::of(&config.database)?,
         })
     }
 
@@ -159,6 +169,9 @@ impl Application {
             self.db.clone(),
             jobs::housekeeping::INTERVAL,
         ));
+        let password_watch = self
+            .password_watch
+            .map(|watch| tokio::spawn(watch.watch(self.db.clone())));
         let link = match (self.mqtt, self.broker) {
             (Some(settings), Some(status)) => Some(
                 Link::start(self.db.clone(), settings, status).map_err(std::io::Error::other)?,
@@ -169,6 +182,9 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
+        if let Some(watch) = password_watch {
+            watch.abort();
+        }
         if let Some(link) = link {
             link.stop().await;
         }

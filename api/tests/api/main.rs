@@ -5,6 +5,7 @@ mod accept;
 mod admin;
 mod auth;
 mod cli;
+mod database_role;
 mod dispatch;
 mod events;
 mod health;
