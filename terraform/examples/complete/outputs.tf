@@ -42,3 +42,13 @@ output "mosquitto_acl" {
   description = "The same ACL as a Mosquitto acl_file."
   value       = module.naming.mosquitto_acl
 }
+
+output "api_database_secret_name" {
+  description = "Secret of the API's runtime database role, rotated by Secrets Manager (put its first value, then rotate: README)."
+  value       = module.api.database_secret_name
+}
+
+output "api_database_secret_template" {
+  description = "First value of that secret, without a password (the first rotation gives the role one)."
+  value       = module.api.database_secret_template
+}

@@ -3,30 +3,44 @@
 # tasks whose /readyz answers (the database is reachable). Secrets reach the container from
 # Secrets Manager through the execution role, never through Terraform state.
 
-data "aws_region" "current" {}
-
 locals {
   container_name = "api"
   container_port = 8080
   create_cert    = var.certificate_arn == null
   certificate    = local.create_cert ? aws_acm_certificate_validation.this[0].certificate_arn : var.certificate_arn
-  database_url   = "postgres://${var.database.username}@${var.database.address}:${var.database.port}/${var.database.db_name}?sslmode=require"
+  # As the runtime role (database.tf); the sidecar's file supplies the password (and the
+  # user name, which alternates between the role and its clone).
+  database_url = "postgres://${var.runtime_role}@${var.database.address}:${var.database.port}/${var.database.db_name}?sslmode=require"
 
   environment = concat(
     [
       { name = "SMSGW_HTTP_ADDR", value = "0.0.0.0:${local.container_port}" },
       { name = "SMSGW_LOG_FORMAT", value = "json" },
-      # The password comes from PGPASSWORD (below), which sqlx reads when the URL has none.
+      # The credentials come from SMSGW_DATABASE_PASSWORD_FILE (below).
       { name = "DATABASE_URL", value = local.database_url },
       { name = "SMSGW_MQTT_URL", value = var.mqtt_url },
     ],
     var.default_region == null ? [] : [{ name = "SMSGW_DEFAULT_REGION", value = var.default_region }],
+    [
+      # Kept current by the database-credentials container; read again every second.
+      { name = "SMSGW_DATABASE_PASSWORD_FILE", value = local.password_file },
+      # The migrate container has migrated; the runtime role could not.
+      { name = "SMSGW_NO_MIGRATE", value = "true" },
+    ],
   )
   secrets = [
-    { name = "PGPASSWORD", valueFrom = "${var.database.master_user_secret_arn}:password::" },
     { name = "SMSGW_KEY_PEPPER", valueFrom = var.key_pepper_secret_arn },
     { name = "SMSGW_JWT_SECRET", valueFrom = var.jwt_secret_arn },
   ]
+
+  log_configuration = {
+    logDriver = "awslogs"
+    options = {
+      awslogs-group         = aws_cloudwatch_log_group.this.name
+      awslogs-region        = local.region
+      awslogs-stream-prefix = local.container_name
+    }
+  }
 }
 
 # --- TLS certificate ---------------------------------------------------------------------
@@ -343,11 +357,52 @@ resource "aws_iam_role_policy" "read_secrets" {
   policy = data.aws_iam_policy_document.read_secrets.json
 }
 
-# The API itself calls no AWS API: its task role has no permissions.
+# The API itself calls no AWS API: the task role only lets the credentials sidecar read the
+# runtime role's secret (database.tf).
 resource "aws_iam_role" "task" {
   name               = var.names.api_task_role
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
   tags               = var.tags
+}
+
+locals {
+  api_container = {
+    name                   = local.container_name
+    image                  = var.image
+    essential              = true
+    command                = ["serve"]
+    readonlyRootFilesystem = true
+    user                   = "10001:10001"
+    portMappings = [
+      { containerPort = local.container_port, protocol = "tcp" },
+    ]
+    environment = local.environment
+    secrets     = local.secrets
+    mountPoints = [
+      { sourceVolume = local.secrets_volume, containerPath = local.secrets_dir, readOnly = true },
+    ]
+    # Serve only on a migrated database, with the credentials file in place.
+    dependsOn = [
+      { containerName = local.migrate_container.name, condition = "SUCCESS" },
+      { containerName = local.credentials_container.name, condition = "HEALTHY" },
+    ]
+    stopTimeout      = 30
+    logConfiguration = local.log_configuration
+  }
+
+  container_definitions = [local.api_container, local.migrate_container, local.credentials_container]
+  # Each container by name with its environment as a map (what the tests read).
+  containers = {
+    for c in local.container_definitions : c.name => {
+      environment_map        = { for e in c.environment : e.name => e.value }
+      command                = try(c.command, [])
+      essential              = c.essential
+      readonlyRootFilesystem = c.readonlyRootFilesystem
+      secrets                = try(c.secrets, [])
+      mountPoints            = try(c.mountPoints, [])
+      dependsOn              = try(c.dependsOn, [])
+    }
+  }
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -364,30 +419,15 @@ resource "aws_ecs_task_definition" "this" {
     cpu_architecture        = "X86_64"
   }
 
-  container_definitions = jsonencode([
-    {
-      name                   = local.container_name
-      image                  = var.image
-      essential              = true
-      command                = ["serve"]
-      readonlyRootFilesystem = true
-      user                   = "10001:10001"
-      portMappings = [
-        { containerPort = local.container_port, protocol = "tcp" },
-      ]
-      environment = local.environment
-      secrets     = local.secrets
-      stopTimeout = 30
-      logConfiguration = {
-        logDriver = "awslogs"
-        options = {
-          awslogs-group         = aws_cloudwatch_log_group.this.name
-          awslogs-region        = data.aws_region.current.region
-          awslogs-stream-prefix = local.container_name
-        }
-      }
-    }
-  ])
+  # Shared by the credentials sidecar (writes) and the API (reads); task storage only.
+  volume {
+    name = local.secrets_volume
+  }
+  volume {
+    name = "credentials-tmp"
+  }
+
+  container_definitions = jsonencode(local.container_definitions)
 
   tags = var.tags
 }

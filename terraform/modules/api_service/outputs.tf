@@ -42,3 +42,26 @@ output "log_group_name" {
   description = "CloudWatch Logs group of the API (JSON lines)."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "database_secret_arn" {
+  description = "Secrets Manager secret of the runtime role (JSON: engine, host, port, dbname, username, password, masterarn), rotated every database_rotation_days."
+  value       = aws_secretsmanager_secret.database.arn
+}
+
+output "database_secret_name" {
+  description = "Name of that secret, for aws secretsmanager put-secret-value and rotate-secret."
+  value       = aws_secretsmanager_secret.database.name
+}
+
+output "database_secret_template" {
+  description = "The secret's first value, with an empty password (the role has none until the first rotation gives it one): put it, then rotate (README)."
+  value = jsonencode({
+    engine    = "postgres"
+    host      = var.database.address
+    port      = var.database.port
+    dbname    = var.database.db_name
+    username  = var.runtime_role
+    password  = ""
+    masterarn = var.database.master_user_secret_arn
+  })
+}

@@ -339,3 +339,62 @@ variable "tags" {
     error_message = "Tag keys must be 1 to 128 characters and not start with \"aws:\"; values at most 256 characters."
   }
 }
+
+variable "runtime_role" {
+  description = "PostgreSQL role the API serves as, with DML on its tables only (deploy/postgres/runtime-role.sql); the migrate container creates it and grants it, its secret's rotation adds <role>_clone."
+  type        = string
+  default     = "smsgw_api"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,56}$", var.runtime_role))
+    error_message = "runtime_role must be 1 to 57 characters of a-z, 0-9 and _, starting with a letter (the rotation appends _clone)."
+  }
+}
+
+variable "database_rotation_days" {
+  description = "Days between two rotations of the runtime role's password (Secrets Manager, alternating users)."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.database_rotation_days >= 1 && var.database_rotation_days <= 365
+    error_message = "database_rotation_days must be between 1 and 365."
+  }
+}
+
+variable "database_rotation_function_version" {
+  description = "Version of AWS's SecretsManagerRDSPostgreSQLRotationMultiUser application (Serverless Application Repository) to deploy; null takes the latest."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.database_rotation_function_version == null || can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.database_rotation_function_version))
+    error_message = "database_rotation_function_version must be a semantic version (1.2.3) or null."
+  }
+}
+
+variable "credentials_image" {
+  description = "Image of the sidecar that copies the runtime role's secret to the API's credentials file: an AWS CLI v2 image, pinned."
+  type        = string
+  default     = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
+  nullable    = false
+
+  validation {
+    condition     = length(var.credentials_image) > 0 && !endswith(var.credentials_image, ":latest")
+    error_message = "credentials_image must be set and pinned to a tag or digest other than :latest."
+  }
+}
+
+variable "database_secret_refresh_seconds" {
+  description = "How often the sidecar reads the runtime role's secret again (the previous credentials stay valid until the next rotation, so this only bounds how long a task keeps them)."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.database_secret_refresh_seconds >= 5 && var.database_secret_refresh_seconds <= 3600
+    error_message = "database_secret_refresh_seconds must be between 5 and 3600."
+  }
+}
