@@ -25,8 +25,16 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = runtime) THEN
         EXECUTE format('CREATE ROLE %I LOGIN', runtime);
     END IF;
-    -- Nobody else creates objects in the schema (PostgreSQL 15 already starts so).
-    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+    -- Before PostgreSQL 15 every role may create objects in schema public: take that
+    -- back, keeping the owner's own right (only the schema's owner can; otherwise stop).
+    IF has_schema_privilege(runtime, 'public', 'CREATE') THEN
+        EXECUTE format('GRANT CREATE ON SCHEMA public TO %I', current_user);
+        REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+        IF has_schema_privilege(runtime, 'public', 'CREATE') THEN
+            RAISE EXCEPTION 'role % may create objects in schema public', runtime
+                USING HINT = format('as the owner of schema public: REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT CREATE ON SCHEMA public TO %I', current_user);
+        END IF;
+    END IF;
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), runtime);
     EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', runtime);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', runtime);

@@ -92,6 +92,12 @@ async fn the_api_serves_as_its_runtime_role_and_follows_a_rotated_password() {
     let mut admin = PgConnection::connect(&owner_url)
         .await
         .expect("connect as the owner");
+    // As before PostgreSQL 15, every role may create in schema public: the grants take
+    // that back.
+    admin
+        .execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+        .await
+        .expect("open the schema as PostgreSQL 14 does");
     // The owner migrates and grants; the runtime role gets its first password.
     ok(&owner_url, &["migrate", "--runtime-role", "smsgw_api"]);
     // Granting again (after the next migration) changes nothing and fails nothing.
