@@ -427,32 +427,129 @@ PY
 fi
 for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 
-# --- the agent's .deb -------------------------------------------------------------------------
+# --- the .deb packages ------------------------------------------------------------------------
 
+# One release build of the three programs, then each package from it (cargo deb --no-build),
+# with the man pages, completions and default configuration `cargo xtask dist` generates
+# from the programs themselves. Each package is listed, its contents and control files
+# checked, and lintian must find nothing (errors and warnings).
 if cargo deb --version >/dev/null 2>&1; then
-    deb() {
-        local pkg contents info
-        log "cargo deb -p smsgw-agent (release build)"
-        cargo deb -p smsgw-agent --output "$WORK/deb/" || return 1
-        pkg=$(ls "$WORK"/deb/smsgw-agent_*.deb) || return 1
-        info=$(dpkg-deb -I "$pkg") && contents=$(dpkg-deb -c "$pkg") || return 1
-        echo "$info"
-        echo "$contents"
-        echo "conffiles: $(dpkg-deb -f "$pkg" Package >/dev/null && dpkg-deb --ctrl-tarfile "$pkg" | tar -xO ./conffiles | tr '\n' ' ')"
+    log "cargo build --release (smsgw-api, smsgw-broker, smsgw-agent) and cargo xtask dist"
+    built=0
+    if cargo build --release --locked -p smsgw-api -p smsgw-broker -p smsgw-agent \
+        && cargo xtask dist --out "$TARGET/release/dist"; then
+        built=1
+    else
+        fail "release build and packaged files (cargo xtask dist)"
+    fi
+    # deb_package NAME: builds $WORK/deb/NAME_*.deb and sets PKG, INFO, CONTENTS, CONFFILES.
+    deb_package() {
+        rm -f "$WORK"/deb/"$1"_*.deb
+        cargo deb --no-build -p "$1" --output "$WORK/deb/" || return 1
+        PKG=$(ls "$WORK"/deb/"$1"_*.deb) || return 1
+        INFO=$(dpkg-deb -I "$PKG") && CONTENTS=$(dpkg-deb -c "$PKG") || return 1
+        CONFFILES=$(dpkg-deb --ctrl-tarfile "$PKG" | tar -xO ./conffiles)
+        echo "$INFO"
+        echo "$CONTENTS"
+        echo "conffiles: $(echo "$CONFFILES" | tr '\n' ' ')"
+    }
+    # has PATTERN…: every extended regex matches a line of the listing.
+    has() {
         local ok=0 want
-        for want in './usr/bin/smsgw-agent' './etc/smsgw/agent.toml' './usr/lib/udev/rules.d/60-smsgw-hilink.rules' \
-            'systemd/system/smsgw-agent.service'; do
-            grep -q -- "$want" <<<"$contents" || { echo "missing from the package: $want"; ok=1; }
+        for want in "$@"; do
+            grep -qE -- "$want" <<<"$CONTENTS" || { echo "missing from $(basename "$PKG"): $want"; ok=1; }
         done
-        grep -qE '^-rw------- .* \./etc/smsgw/agent\.env$' <<<"$contents" || { echo "etc/smsgw/agent.env is not 0600"; ok=1; }
-        grep -q 'Recommends: usb-modeswitch' <<<"$info" || { echo "no Recommends: usb-modeswitch"; ok=1; }
-        dpkg-deb --ctrl-tarfile "$pkg" | tar -xO ./conffiles | grep -qx '/etc/smsgw/agent.toml' || { echo "agent.toml is not a conffile"; ok=1; }
-        dpkg-deb --ctrl-tarfile "$pkg" | tar -xO ./postinst | grep -q 'deb-systemd-helper' || { echo "postinst does not enable the unit"; ok=1; }
         return $ok
     }
-    check "smsgw-agent .deb (binary, unit, conffiles, udev rule)" deb
+    # secret FILE…: installed 0600, listed as conffiles.
+    secret() {
+        local ok=0 f
+        for f in "$@"; do
+            grep -qE "^-rw------- .* \\.$f\$" <<<"$CONTENTS" || { echo "$f is not 0600"; ok=1; }
+            grep -qx "$f" <<<"$CONFFILES" || { echo "$f is not a conffile"; ok=1; }
+        done
+        return $ok
+    }
+    # documented_env FILE PROGRAM ARGS…: every variable FILE sets (or shows commented out)
+    # is one the command accepts, so that a renamed setting cannot ship.
+    documented_env() {
+        local file=$1 help ok=0 var
+        shift
+        help=$("$@" --help) || return 1
+        for var in $(sed -n 's/^#\{0,1\}\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$file"); do
+            grep -q "env: $var[],=]" <<<"$help" || { echo "$file sets $var, which \`$*\` does not read"; ok=1; }
+        done
+        return $ok
+    }
+    # man_and_completions PROGRAM: a page per command, bash, zsh and fish completions.
+    man_and_completions() {
+        has "\\./usr/share/man/man1/$1\\.1\\.gz\$" "\\./usr/share/man/man1/$1-[a-z-]+\\.1\\.gz\$" \
+            "\\./usr/share/bash-completion/completions/$1\$" "\\./usr/share/zsh/vendor-completions/_$1\$" \
+            "\\./usr/share/fish/vendor_completions.d/$1\\.fish\$"
+    }
+    units_enabled() {
+        dpkg-deb --ctrl-tarfile "$PKG" | tar -xO ./postinst | grep -q 'deb-systemd-helper' || { echo "postinst does not enable the unit"; return 1; }
+    }
+    system_user() {
+        dpkg-deb --ctrl-tarfile "$PKG" | tar -xO ./postinst | grep -q "adduser .*--system .* $1\$" || { echo "postinst does not make the user $1"; return 1; }
+        grep -q '^ Depends: .*adduser' <<<"$INFO" || { echo "no Depends: adduser"; return 1; }
+    }
+    lint() {
+        if command -v lintian >/dev/null; then
+            lintian --fail-on error,warning --display-info "$PKG" || { echo "lintian: $(basename "$PKG")"; return 1; }
+        fi
+    }
+
+    deb_agent() {
+        log "cargo deb -p smsgw-agent"
+        deb_package smsgw-agent || return 1
+        local ok=0
+        has '\./usr/bin/smsgw-agent$' '\./etc/smsgw/agent\.toml$' '\./usr/lib/udev/rules\.d/60-smsgw-hilink\.rules$' \
+            'systemd/system/smsgw-agent\.service$' || ok=1
+        secret /etc/smsgw/agent.env || ok=1
+        grep -qx /etc/smsgw/agent.toml <<<"$CONFFILES" || { echo "agent.toml is not a conffile"; ok=1; }
+        grep -q 'Recommends: usb-modeswitch' <<<"$INFO" || { echo "no Recommends: usb-modeswitch"; ok=1; }
+        units_enabled || ok=1
+        lint || ok=1
+        return $ok
+    }
+    deb_api() {
+        log "cargo deb -p smsgw-api"
+        deb_package smsgw-api || return 1
+        local ok=0
+        has '\./usr/bin/smsgw-api$' 'systemd/system/smsgw-api\.service$' 'systemd/system/smsgw-api-migrate\.service$' \
+            '\./usr/share/smsgw-api/runtime-role\.sql$' || ok=1
+        man_and_completions smsgw-api || ok=1
+        secret /etc/smsgw/api.env /etc/smsgw/api-migrate.env || ok=1
+        documented_env deploy/debian/api-migrate.env "$TARGET/release/smsgw-api" migrate || ok=1
+        documented_env "$TARGET/release/dist/smsgw-api/etc/api.env" "$TARGET/release/smsgw-api" serve || ok=1
+        units_enabled || ok=1
+        system_user smsgw-api || ok=1
+        lint || ok=1
+        return $ok
+    }
+    deb_broker() {
+        log "cargo deb -p smsgw-broker"
+        deb_package smsgw-broker || return 1
+        local ok=0
+        has '\./usr/bin/smsgw-broker$' '\./etc/smsgw/broker\.toml$' 'systemd/system/smsgw-broker\.service$' || ok=1
+        man_and_completions smsgw-broker || ok=1
+        secret /etc/smsgw/broker.env || ok=1
+        grep -qx /etc/smsgw/broker.toml <<<"$CONFFILES" || { echo "broker.toml is not a conffile"; ok=1; }
+        documented_env deploy/debian/broker.env "$TARGET/release/smsgw-broker" run || ok=1
+        units_enabled || ok=1
+        system_user smsgw-broker || ok=1
+        lint || ok=1
+        return $ok
+    }
+    if [ "$built" = 1 ]; then
+        command -v lintian >/dev/null || missing "lintian on the packages" "lintian could not be installed (Debian package lintian)"
+        check "smsgw-agent .deb (binary, unit, conffiles, udev rule; lintian)" deb_agent
+        check "smsgw-api .deb (binary, units, 0600 conffiles, system user, man pages, completions; lintian)" deb_api
+        check "smsgw-broker .deb (binary, unit, conffiles, system user, man pages, completions; lintian)" deb_broker
+    fi
 else
-    missing "the agent's .deb" "cargo-deb could not be installed"
+    missing "the .deb packages" "cargo-deb could not be installed"
 fi
 
 # --- summary ------------------------------------------------------------------------------------
