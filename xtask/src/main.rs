@@ -151,3 +151,62 @@ fn write(path: &Path, text: &[u8]) -> anyhow::Result<()> {
     }
     fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_gets_a_page_and_every_shell_a_completion() {
+        let out = std::env::temp_dir().join(format!("smsgw-xtask-{}", std::process::id()));
+        for program in programs() {
+            dist(&program, &out).expect("dist");
+        }
+        let listing = |dir: &str| -> Vec<String> {
+            let mut names: Vec<String> = fs::read_dir(out.join(dir))
+                .expect("written")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let api_pages = listing("smsgw-api/man");
+        for page in [
+            "smsgw-api.1.gz",
+            "smsgw-api-serve.1.gz",
+            "smsgw-api-migrate.1.gz",
+            "smsgw-api-sites-create.1.gz",
+        ] {
+            assert!(
+                api_pages.iter().any(|p| p == page),
+                "{page} missing from {api_pages:?}"
+            );
+        }
+        assert!(
+            !api_pages.iter().any(|p| p.contains("-help")),
+            "{api_pages:?}"
+        );
+        assert_eq!(
+            listing("smsgw-broker/man"),
+            [
+                "smsgw-broker-configfile.1.gz",
+                "smsgw-broker-run.1.gz",
+                "smsgw-broker.1.gz"
+            ]
+        );
+        assert_eq!(
+            listing("smsgw-broker/completions"),
+            ["_smsgw-broker", "smsgw-broker.bash", "smsgw-broker.fish"]
+        );
+        let page = fs::read(out.join("smsgw-api/man/smsgw-api-serve.1.gz")).expect("page");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&page[..]), &mut text)
+            .expect("gzip");
+        assert!(text.contains("SMSGW_DATABASE_PASSWORD_FILE"), "{text}");
+        assert_eq!(
+            fs::read_to_string(out.join("smsgw-broker/etc/broker.toml")).expect("broker.toml"),
+            smsgw_broker::config::CONFIGFILE
+        );
+        let _ = fs::remove_dir_all(&out);
+    }
+}
