@@ -161,6 +161,7 @@ impl PasswordWatch {
         let mut tick = tokio::time::interval(WATCH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
+        // The first read finds what the pool started with: no news.
         let mut first = true;
         loop {
             tick.tick().await;
@@ -168,7 +169,7 @@ impl PasswordWatch {
                 Ok(Some(options)) => {
                     pool.set_connect_options(options);
                     failing = false;
-                    if !std::mem::take(&mut first) {
+                    if !first {
                         tracing::info!(
                             file = %self.path.display(),
                             "the database credentials changed: new connections use them"
@@ -182,6 +183,7 @@ impl PasswordWatch {
                 }
                 Err(_) => {}
             }
+            first = false;
         }
     }
 }
