@@ -273,9 +273,10 @@ pub(crate) fn publish_refusal(qos: u8, packet_id: u16, reason: u8) -> Vec<u8> {
     vec![kind, 3, hi, lo, reason]
 }
 
-/// MQTT 5 DISCONNECT with a reason code.
+/// MQTT 5 DISCONNECT with a reason code (and an empty properties field: MQTT 5 allows
+/// leaving it out, but rumqttc 0.25 then waits for it and loses the packet).
 pub(crate) fn disconnect(reason: u8) -> Vec<u8> {
-    vec![0xe0, 1, reason]
+    vec![0xe0, 2, reason, 0]
 }
 
 /// A refusing CONNACK: the 3.1.1 return code or the MQTT 5 reason code.
@@ -403,7 +404,7 @@ mod tests {
         assert_eq!(suback(&v4, framed(&v4), false).expect("suback").0, 300);
         assert_eq!(publish_refusal(1, 258, 0x87), [0x40, 3, 1, 2, 0x87]);
         assert_eq!(publish_refusal(2, 1, 0x87), [0x50, 3, 0, 1, 0x87]);
-        assert_eq!(disconnect(0x87), [0xe0, 1, 0x87]);
+        assert_eq!(disconnect(0x87), [0xe0, 2, 0x87, 0]);
         assert_eq!(connack_refusal(false, 4), [0x20, 2, 0, 4]);
         assert_eq!(connack_refusal(true, 0x86), [0x20, 3, 0, 0x86, 0]);
     }

@@ -518,4 +518,26 @@ fn the_shipped_emqx_acl_is_the_generated_one() {
     );
 }
 
+#[test]
+fn the_shipped_emqx_configuration_ties_credentials_to_client_ids_and_denies_the_rest() {
+    let conf = std::fs::read_to_string(repository_file("deploy/emqx/emqx.conf"))
+        .expect("deploy/emqx/emqx.conf exists");
+    let audience = format!("aud = \"{}\"", crate::credentials::MQTT_AUDIENCE);
+    for needed in [
+        "mechanism = jwt",
+        "from = password",
+        "algorithm = \"public-key\"",
+        "sub = \"${clientid}\"",
+        audience.as_str(),
+        "no_match = deny",
+        "deny_action = disconnect",
+        "type = file",
+    ] {
+        assert!(
+            conf.contains(needed),
+            "deploy/emqx/emqx.conf lacks {needed}"
+        );
+    }
+}
+
 mod emqx;
