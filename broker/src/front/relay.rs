@@ -342,7 +342,9 @@ impl Checker {
             return Verdict::Close(None);
         };
         let retain = publish.retain;
+        // (A PUBLISH that sets an alias goes the long way, which records the alias.)
         if !publish.topic.is_empty()
+            && publish.alias.is_none()
             && self
                 .last_allowed
                 .as_ref()

@@ -339,7 +339,7 @@ async fn mqtt5_refusals_carry_reason_codes() {
             QoS as V5QoS,
             v5::{
                 ConnectReturnCode as V5Connect, DisconnectReasonCode, LastWill as V5Will, Packet,
-                PubAckReason, SubscribeReasonCode as V5Sub,
+                PubAckReason, PublishProperties, SubscribeReasonCode as V5Sub,
             },
         },
     };
@@ -382,32 +382,42 @@ async fn mqtt5_refusals_carry_reason_codes() {
         Ok(Packet::SubAck(ack)) => assert_eq!(ack.return_codes, [V5Sub::NotAuthorized]),
         other => panic!("{other:?}"),
     }
-    // QoS 1: PUBACK "not authorized", and the connection stays.
+    // QoS 1: PUBACK "not authorized", and the connection stays. A topic alias stands for
+    // the topic it was set with, and only an allowed one is set.
+    let own_status = format!("smsgw/{a}/event/status");
+    let b_command = format!("smsgw/{b}/command/send");
     let qos1 = [
-        (
-            format!("smsgw/{b}/command/send"),
-            false,
-            PubAckReason::NotAuthorized,
-        ),
-        (
-            format!("smsgw/{a}/event/status"),
-            false,
-            PubAckReason::Success,
-        ),
+        (b_command.as_str(), false, None, PubAckReason::NotAuthorized),
+        (own_status.as_str(), false, None, PubAckReason::Success),
         // Retained where nothing may be retained.
+        (own_status.as_str(), true, None, PubAckReason::NotAuthorized),
+        (own_status.as_str(), false, Some(3), PubAckReason::Success),
+        ("", false, Some(3), PubAckReason::Success),
+        ("", true, Some(3), PubAckReason::NotAuthorized),
         (
-            format!("smsgw/{a}/event/status"),
-            true,
+            b_command.as_str(),
+            false,
+            Some(4),
             PubAckReason::NotAuthorized,
         ),
+        ("", false, Some(4), PubAckReason::NotAuthorized),
     ];
-    for (topic, retain, reason) in qos1 {
+    for (topic, retain, alias, reason) in qos1 {
+        let properties = PublishProperties {
+            topic_alias: alias,
+            ..Default::default()
+        };
         client
-            .publish(&topic, V5QoS::AtLeastOnce, retain, FORGED)
+            .publish_with_properties(topic, V5QoS::AtLeastOnce, retain, FORGED, properties)
             .await
             .expect("queued");
         match next(&mut events).await {
-            Ok(Packet::PubAck(ack)) => assert_eq!(ack.reason, reason, "{topic} {retain}"),
+            Ok(Packet::PubAck(ack)) => {
+                assert_eq!(
+                    ack.reason, reason,
+                    "{topic:?} retain {retain} alias {alias:?}"
+                )
+            }
             other => panic!("{other:?}"),
         }
     }
