@@ -79,7 +79,7 @@ pub(crate) fn admit(mut packet: BytesMut, shared: &Shared, v5: bool) -> Result<A
     } else {
         V4.read_mut(&mut packet, shared.max_packet)
     };
-    let Ok(Packet::Connect(connect, properties, will, will_properties, login)) = decoded else {
+    let Ok(Packet::Connect(connect, properties, will, _will_properties, login)) = decoded else {
         return Err(Turned::Unreadable(format!(
             "not an MQTT {} CONNECT",
             if v5 { "5" } else { "3.1.1" }
@@ -132,7 +132,9 @@ pub(crate) fn admit(mut packet: BytesMut, shared: &Shared, v5: bool) -> Result<A
         password: shared.internal_secret.clone(),
     });
     let mut upstream_connect = BytesMut::with_capacity(packet.capacity());
-    let rewritten = Packet::Connect(connect, properties, will, will_properties, login);
+    // rumqttd 0.20 turns Will properties into properties of the Will message, and panics
+    // when it hands such a message to an MQTT 3.1.1 subscriber: the Will goes without them.
+    let rewritten = Packet::Connect(connect, properties, will, None, login);
     let written = if v5 {
         V5.write(rewritten, &mut upstream_connect)
     } else {

@@ -343,13 +343,13 @@ impl Checker {
         };
         let retain = publish.retain;
         // (A PUBLISH that sets an alias goes the long way, which records the alias.)
-        if !publish.topic.is_empty()
+        let repeated = !publish.topic.is_empty()
             && publish.alias.is_none()
             && self
                 .last_allowed
                 .as_ref()
-                .is_some_and(|(topic, r)| topic == publish.topic && *r == retain)
-        {
+                .is_some_and(|(topic, r)| topic == publish.topic && *r == retain);
+        if repeated && !publish.has_properties() {
             return Verdict::Forward;
         }
         let topic = if publish.topic.is_empty() {
@@ -359,6 +359,7 @@ impl Checker {
             std::str::from_utf8(publish.topic).ok().map(str::to_owned)
         };
         let decision = match &topic {
+            Some(_) if repeated => Ok(()),
             Some(topic) => {
                 session
                     .shared
@@ -368,26 +369,30 @@ impl Checker {
             None => Err(AclRefusal::Malformed),
         };
         let topic = topic.unwrap_or_default();
-        match decision {
-            Ok(()) => {
-                if let (Some(alias), false) = (publish.alias, publish.topic.is_empty()) {
-                    self.aliases.insert(alias, topic.clone());
-                }
-                self.last_allowed = Some((topic.into_bytes(), retain));
-                Verdict::Forward
-            }
-            Err(refusal) => {
-                session.refused("PUBLISH", &topic, refusal);
-                if !session.v5 {
-                    Verdict::Close(None)
-                } else if publish.qos == 0 {
-                    Verdict::Close(Some(wire::disconnect(wire::V5_NOT_AUTHORIZED)))
-                } else {
-                    let code = wire::V5_NOT_AUTHORIZED;
-                    Verdict::Answer(wire::publish_refusal(publish.qos, publish.packet_id, code))
-                }
-            }
+        if let Err(refusal) = decision {
+            session.refused("PUBLISH", &topic, refusal);
+            return if !session.v5 {
+                Verdict::Close(None)
+            } else if publish.qos == 0 {
+                Verdict::Close(Some(wire::disconnect(wire::V5_NOT_AUTHORIZED)))
+            } else {
+                let code = wire::V5_NOT_AUTHORIZED;
+                Verdict::Answer(wire::publish_refusal(publish.qos, publish.packet_id, code))
+            };
         }
+        if let (Some(alias), false) = (publish.alias, publish.topic.is_empty()) {
+            self.aliases.insert(alias, topic.clone());
+        }
+        // rumqttd 0.20 panics when it hands a message with MQTT 5 properties to an MQTT
+        // 3.1.1 subscriber (the API, every agent), ending that subscriber's connection: the
+        // front relays MQTT 5 messages on their full topic, without properties.
+        let verdict = if publish.has_properties() {
+            Verdict::Replace(publish.without_properties(packet, &topic))
+        } else {
+            Verdict::Forward
+        };
+        self.last_allowed = Some((topic.into_bytes(), retain));
+        verdict
     }
 }
 

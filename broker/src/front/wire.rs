@@ -178,6 +178,32 @@ pub(crate) struct Publish<'a> {
     pub packet_id: u16,
     /// The MQTT 5 Topic Alias.
     pub alias: Option<u16>,
+    /// Bytes of the MQTT 5 properties field, its length included (0 in 3.1.1, 1 when
+    /// empty).
+    pub properties_len: usize,
+    /// Where the payload starts in the packet.
+    pub payload_at: usize,
+}
+
+impl Publish<'_> {
+    /// Whether it carries MQTT 5 properties.
+    pub(crate) fn has_properties(&self) -> bool {
+        self.properties_len > 1
+    }
+
+    /// The same PUBLISH on `topic` in full, without properties (and so without alias).
+    pub(crate) fn without_properties(&self, packet: &[u8], topic: &str) -> Vec<u8> {
+        let payload = &packet[self.payload_at..];
+        let mut body = Vec::with_capacity(2 + topic.len() + 3 + payload.len());
+        body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+        body.extend_from_slice(topic.as_bytes());
+        if self.qos > 0 {
+            body.extend_from_slice(&self.packet_id.to_be_bytes());
+        }
+        body.push(0);
+        body.extend_from_slice(payload);
+        self::packet(packet[0], &body)
+    }
 }
 
 /// Reads a PUBLISH.
@@ -189,13 +215,19 @@ pub(crate) fn publish(packet: &[u8], frame: Frame, v5: bool) -> Result<Publish<'
     let mut fields = Fields::of(packet, frame);
     let topic = fields.prefixed()?;
     let packet_id = if qos > 0 { fields.u16()? } else { 0 };
-    let alias = if v5 { fields.properties()?.1 } else { None };
+    let (properties, alias) = if v5 {
+        fields.properties()?
+    } else {
+        (&[][..], None)
+    };
     Ok(Publish {
         topic,
         qos,
         retain: frame.flags & 1 == 1,
         packet_id,
         alias,
+        properties_len: properties.len(),
+        payload_at: fields.at,
     })
 }
 
@@ -350,6 +382,16 @@ mod tests {
         ];
         let p = publish(&v5, framed(&v5), true).expect("publish");
         assert_eq!((p.topic, p.qos, p.alias), (&b"x"[..], 0, Some(5)));
+        assert!(p.has_properties());
+        // The same message on a full topic, without its properties.
+        assert_eq!(
+            p.without_properties(&v5, "a/b"),
+            [0x30, 0x08, 0, 3, b'a', b'/', b'b', 0, b'h', b'i']
+        );
+        let qos1 = [0x32, 0x07, 0, 1, b'x', 0, 9, 0, b'!'];
+        let p = publish(&qos1, framed(&qos1), true).expect("publish");
+        assert!(!p.has_properties());
+        assert_eq!(p.without_properties(&qos1, "x"), qos1);
         let bad_qos = [0x36, 0x05, 0, 1, b'x', 0, 1];
         assert_eq!(
             publish(&bad_qos, framed(&bad_qos), false),

@@ -27,7 +27,8 @@ use crate::{
 };
 
 /// What a forged message carries: never to be seen by anyone.
-const FORGED: &[u8] = br#"{"v":1,"forged":true,"state":"offline","session":9223372036854775807}"#;
+pub const FORGED: &[u8] =
+    br#"{"v":1,"forged":true,"state":"offline","session":9223372036854775807}"#;
 
 /// Where clients of one kind connect.
 #[derive(Clone)]
@@ -104,8 +105,8 @@ fn site(id: &str) -> SiteId {
     id.parse().expect("a valid site id")
 }
 
-/// Everything the API replica `api` receives within [`QUIET`].
-async fn drain(client: &mut TestClient) -> Vec<rumqttc::Publish> {
+/// Everything `client` receives within [`QUIET`].
+pub async fn drain(client: &mut TestClient) -> Vec<rumqttc::Publish> {
     let mut received = Vec::new();
     while let Some(p) = client.next_publish_within(QUIET).await {
         received.push(p);
@@ -114,7 +115,7 @@ async fn drain(client: &mut TestClient) -> Vec<rumqttc::Publish> {
 }
 
 /// The next message on `topic`, skipping others (retained states of other tests).
-async fn next_on(client: &mut TestClient, topic: &str) -> rumqttc::Publish {
+pub async fn next_on(client: &mut TestClient, topic: &str) -> rumqttc::Publish {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -124,6 +125,36 @@ async fn next_on(client: &mut TestClient, topic: &str) -> rumqttc::Publish {
             None => panic!("nothing arrived on {topic}"),
         }
     }
+}
+
+/// The filters through which a branch would read what is not its own (`other` is the site
+/// it spies on).
+pub fn snooping(topics: &Topics, other: &SiteId) -> Vec<String> {
+    let root = topics.root();
+    vec![
+        "#".to_owned(),
+        "+/#".to_owned(),
+        format!("{root}/#"),
+        topics.all_sites(TopicKind::CommandSend),
+        topics.agent_commands(other),
+        topics.api_events(),
+        format!("{root}/+/event/#"),
+        topics.api_states(),
+        "$SYS/#".to_owned(),
+    ]
+}
+
+/// What a branch would forge for another (`other`): each of its topics, its presence and
+/// modem state retained, and the revocation list; with the retain flag.
+pub fn forgeries(topics: &Topics, other: &SiteId) -> Vec<(String, bool)> {
+    let mut forged: Vec<(String, bool)> = TopicKind::ALL
+        .iter()
+        .map(|kind| (topics.topic(other, *kind), false))
+        .collect();
+    forged.push((topics.topic(other, TopicKind::StateConn), true));
+    forged.push((topics.topic(other, TopicKind::StateModems), true));
+    forged.push((topics.revocations(), true));
+    forged
 }
 
 /// `from` publishes `payload` on `topic` and `to` receives it: a legitimate path works.
@@ -157,20 +188,8 @@ pub async fn attacks(d: &Deployment, a: &str, b: &str) {
 
     // A listens wherever it can.
     let mut spy = TestClient::connected(d.agent(a)).await;
-    let b_commands = topics.agent_commands(&site_b);
-    let snooping = [
-        "#",
-        "+/#",
-        "smsgw/#",
-        "smsgw/+/command/send",
-        b_commands.as_str(),
-        "$share/smsgw-api/smsgw/+/event/#",
-        "smsgw/+/event/#",
-        "smsgw/+/state/+",
-        "$SYS/#",
-    ];
-    for filter in snooping {
-        let codes = spy.subscribe_codes(&[filter]).await;
+    for filter in snooping(&topics, &site_b) {
+        let codes = spy.subscribe_codes(&[&filter]).await;
         if d.strict {
             assert_eq!(
                 codes,
@@ -195,14 +214,7 @@ pub async fn attacks(d: &Deployment, a: &str, b: &str) {
     spy.disconnect().await;
 
     // A forges B's commands, events and presence, and the revocation list.
-    let mut forgeries: Vec<(String, bool)> = TopicKind::ALL
-        .iter()
-        .map(|kind| (topics.topic(&site_b, *kind), false))
-        .collect();
-    forgeries.push((b_presence.clone(), true));
-    forgeries.push((topics.topic(&site_b, TopicKind::StateModems), true));
-    forgeries.push((topics.revocations(), true));
-    for (topic, retain) in &forgeries {
+    for (topic, retain) in &forgeries(&topics, &site_b) {
         // smsgw-broker ends a 3.1.1 connection at its first refused publish.
         let mut forger = TestClient::connected(d.agent(a)).await;
         let outcome = forger.publish_outcome(topic, FORGED, *retain).await;
@@ -255,7 +267,7 @@ pub async fn attacks(d: &Deployment, a: &str, b: &str) {
 }
 
 /// smsgw-broker with the production root, a plain 3.1.1, an MQTT 5 and a TLS listener.
-async fn broker_with_tls(dir: &std::path::Path) -> (BrokerHandle, Vec<u8>) {
+pub async fn broker_with_tls(dir: &std::path::Path) -> (BrokerHandle, Vec<u8>) {
     init_tracing();
     install_crypto_provider();
     let ca = make_pki(dir);
@@ -267,7 +279,7 @@ async fn broker_with_tls(dir: &std::path::Path) -> (BrokerHandle, Vec<u8>) {
     (broker, ca)
 }
 
-fn endpoint(addr: std::net::SocketAddr, tls_ca: Option<Vec<u8>>) -> Endpoint {
+pub fn endpoint(addr: std::net::SocketAddr, tls_ca: Option<Vec<u8>>) -> Endpoint {
     Endpoint {
         host: addr.ip().to_string(),
         port: addr.port(),
@@ -328,133 +340,6 @@ async fn a_branch_cannot_read_forge_or_lock_out_another_on_smsgw_broker() {
         let line = format!("smsgw_broker_refused_total{{reason=\"{reason}\"}}");
         assert!(metrics.contains(&line), "{line} missing from:\n{metrics}");
     }
-    broker.shutdown().await;
-}
-
-#[tokio::test]
-async fn mqtt5_refusals_carry_reason_codes() {
-    use rumqttc::v5::{
-        AsyncClient, ConnectionError as V5Error, Event, MqttOptions as V5Options,
-        mqttbytes::{
-            QoS as V5QoS,
-            v5::{
-                ConnectReturnCode as V5Connect, DisconnectReasonCode, LastWill as V5Will, Packet,
-                PubAckReason, PublishProperties, SubscribeReasonCode as V5Sub,
-            },
-        },
-    };
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (broker, _) = broker_with_tls(dir.path()).await;
-    let addr = broker.mqtt5_addr.expect("MQTT 5 listener");
-    let a = unique("a");
-    let b = unique("b");
-    let client_id = format!("agent-{a}");
-    let v5_options = |will: Option<V5Will>| {
-        let mut options = V5Options::new(&client_id, addr.ip().to_string(), addr.port());
-        options.set_credentials(&a, token(&client_id));
-        if let Some(will) = will {
-            options.set_last_will(will);
-        }
-        options
-    };
-    // The next packet the broker sends (or the end of the connection).
-    async fn next(events: &mut rumqttc::v5::EventLoop) -> Result<Packet, V5Error> {
-        loop {
-            match tokio::time::timeout(PATIENCE, events.poll())
-                .await
-                .expect("an answer")
-            {
-                Ok(Event::Incoming(packet)) => return Ok(packet),
-                Ok(Event::Outgoing(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    let (client, mut events) = AsyncClient::new(v5_options(None), 10);
-    assert!(matches!(next(&mut events).await, Ok(Packet::ConnAck(_))));
-    client
-        .subscribe("#", V5QoS::AtLeastOnce)
-        .await
-        .expect("queued");
-    match next(&mut events).await {
-        Ok(Packet::SubAck(ack)) => assert_eq!(ack.return_codes, [V5Sub::NotAuthorized]),
-        other => panic!("{other:?}"),
-    }
-    // QoS 1: PUBACK "not authorized", and the connection stays. A topic alias stands for
-    // the topic it was set with, and only an allowed one is set.
-    let own_status = format!("smsgw/{a}/event/status");
-    let b_command = format!("smsgw/{b}/command/send");
-    let qos1 = [
-        (b_command.as_str(), false, None, PubAckReason::NotAuthorized),
-        (own_status.as_str(), false, None, PubAckReason::Success),
-        // Retained where nothing may be retained.
-        (own_status.as_str(), true, None, PubAckReason::NotAuthorized),
-        (own_status.as_str(), false, Some(3), PubAckReason::Success),
-        ("", false, Some(3), PubAckReason::Success),
-        ("", true, Some(3), PubAckReason::NotAuthorized),
-        (
-            b_command.as_str(),
-            false,
-            Some(4),
-            PubAckReason::NotAuthorized,
-        ),
-        ("", false, Some(4), PubAckReason::NotAuthorized),
-    ];
-    for (topic, retain, alias, reason) in qos1 {
-        let properties = PublishProperties {
-            topic_alias: alias,
-            ..Default::default()
-        };
-        client
-            .publish_with_properties(topic, V5QoS::AtLeastOnce, retain, FORGED, properties)
-            .await
-            .expect("queued");
-        match next(&mut events).await {
-            Ok(Packet::PubAck(ack)) => {
-                assert_eq!(
-                    ack.reason, reason,
-                    "{topic:?} retain {retain} alias {alias:?}"
-                )
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    // QoS 0 has no PUBACK: DISCONNECT "not authorized".
-    client
-        .publish(
-            format!("smsgw/{b}/state/conn"),
-            V5QoS::AtMostOnce,
-            true,
-            FORGED,
-        )
-        .await
-        .expect("queued");
-    // rumqttc reports the broker's DISCONNECT as the end of the connection.
-    match next(&mut events).await {
-        Err(V5Error::MqttState(rumqttc::v5::StateError::ServerDisconnect {
-            reason_code: DisconnectReasonCode::NotAuthorized,
-            ..
-        })) => {}
-        other => panic!("{other:?}"),
-    }
-    // A Will on B's presence: CONNACK "not authorized".
-    let will = V5Will::new(
-        format!("smsgw/{b}/state/conn"),
-        FORGED,
-        V5QoS::AtLeastOnce,
-        true,
-        None,
-    );
-    let (_client, mut events) = AsyncClient::new(v5_options(Some(will)), 10);
-    assert!(
-        matches!(
-            next(&mut events).await,
-            Err(V5Error::ConnectionRefused(V5Connect::NotAuthorized))
-        ),
-        "a forged Will is refused at CONNECT"
-    );
     broker.shutdown().await;
 }
 

@@ -5,6 +5,7 @@
 //! with the configuration shipped in deploy/mosquitto.
 
 mod attacks;
+mod attacks_v5;
 mod auth;
 mod checks;
 mod delivery;
