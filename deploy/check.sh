@@ -137,6 +137,16 @@ if command -v terraform >/dev/null; then
         (cd terraform/modules/naming && terraform init -backend=false -input=false >/dev/null && terraform test -no-color)
     }
     check "terraform test (modules/naming)" naming_test
+    # The ACL Terraform renders holds the rules smsgw-api generates from smsgw's rule table.
+    terraform_acl() {
+        local api=$BIN/smsgw-api rendered generated
+        [ -x "$api" ] || cargo build -p smsgw-api || return 1
+        rendered=$(cd terraform/modules/naming && echo 'local.mosquitto_acl' \
+            | terraform console -var environment=prod -var topic_root=acme/smsgw | grep -v -e '^#' -e '^<<EOT$' -e '^EOT$' -e '^$')
+        generated=$("$api" mqtt-acl --format mosquitto --root acme/smsgw | grep -v -e '^#' -e '^$')
+        [ "$rendered" = "$generated" ] || { diff <(echo "$rendered") <(echo "$generated"); return 1; }
+    }
+    check "terraform's Mosquitto ACL = smsgw-api mqtt-acl" terraform_acl
     # Modules with the AWS provider need its binary: the one packaged for this machine, in
     # a plugin directory (no registry is reachable). The module is copied, so that its
     # lock file stays out of the repository.

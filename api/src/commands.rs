@@ -5,15 +5,15 @@
 use std::io::BufRead;
 
 use argon2::{Argon2, password_hash::PasswordHasher};
-use smsgw_shared::ids::SiteId;
+use smsgw_shared::{acl::render, ids::SiteId, topic::Topics};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::{
     MIGRATOR,
     config::{
-        AdminCommand, CONFIGFILE, Command, DatabaseArgs, KeysCommand, MigrateArgs, SitesCommand,
-        TokenArgs,
+        AclFormat, AdminCommand, CONFIGFILE, Command, DatabaseArgs, KeysCommand, MigrateArgs,
+        MqttAclArgs, SitesCommand, TokenArgs,
     },
     database,
     domain::api_key::{KeyPepper, PepperError},
@@ -106,6 +106,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
         }
         Command::Migrate(args) => migrate(&args).await?,
         Command::Configfile => print!("{CONFIGFILE}"),
+        Command::MqttAcl(args) => print!("{}", mqtt_acl(&args)?),
         Command::Keys { db, command } => keys(&connect(&db).await?, command).await?,
         Command::Sites { db, command } => sites(&connect(&db).await?, command).await?,
         Command::Admin { db, command } => admin(&connect(&db).await?, command).await?,
@@ -181,7 +182,11 @@ fn credential(site: &SiteId, token: &TokenArgs) -> Result<AgentCredential, Comma
     )?)
 }
 
-fn print_credential(credential: &AgentCredential) {
+fn print_credential(
+    site: &SiteId,
+    credential: &AgentCredential,
+    token: &TokenArgs,
+) -> Result<(), CommandError> {
     println!("SMSGW_MQTT_CLIENT_ID={}", credential.client_id);
     println!("SMSGW_MQTT_PASSWORD={}", credential.token);
     eprintln!(
@@ -189,6 +194,37 @@ fn print_credential(credential: &AgentCredential) {
         credential.client_id,
         show_time(Some(credential.expires_at))
     );
+    if token.mosquitto {
+        let line = smsgw_shared::mosquitto::password_line(site.as_str(), &credential.token)
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
+        println!("{line}");
+        eprintln!(
+            "the last line is for Mosquitto's password_file: the agent logs in with user name {site} (its default)"
+        );
+    }
+    Ok(())
+}
+
+/// The ACL file of `args.format` for the deployment's root (and sites, for EMQX).
+fn mqtt_acl(args: &MqttAclArgs) -> Result<String, CommandError> {
+    let topics =
+        Topics::new(&args.root).map_err(|e| CommandError::Invalid(format!("--root: {e}")))?;
+    let sites = args
+        .sites
+        .iter()
+        .map(|s| parse_site(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    match args.format {
+        AclFormat::Mosquitto if !sites.is_empty() => Err(CommandError::Invalid(
+            "--site is for --format emqx: Mosquitto's rules take the site from the user name"
+                .into(),
+        )),
+        AclFormat::Mosquitto => Ok(render::mosquitto(&topics)),
+        AclFormat::Emqx if sites.is_empty() => Err(CommandError::Invalid(
+            "--format emqx needs every site, one --site flag each".into(),
+        )),
+        AclFormat::Emqx => Ok(render::emqx(&topics, &sites)),
+    }
 }
 
 async fn sites(db: &PgPool, command: SitesCommand) -> Result<(), CommandError> {
@@ -199,14 +235,14 @@ async fn sites(db: &PgPool, command: SitesCommand) -> Result<(), CommandError> {
             let credential = credential(&id, &token)?;
             store::sites::create(db, &id).await?;
             eprintln!("site {id} registered");
-            print_credential(&credential);
+            print_credential(&id, &credential, &token)?;
         }
         SitesCommand::Credentials { id, token } => {
             let id = parse_site(&id)?;
             if store::sites::find(db, &id).await?.is_none() {
                 return Err(StoreError::NotFound(format!("site {id}")).into());
             }
-            print_credential(&credential(&id, &token)?);
+            print_credential(&id, &credential(&id, &token)?, &token)?;
         }
         SitesCommand::List => {
             println!("id\tpresence\tqueue\tmodems\tagent_version\tlast_seen");

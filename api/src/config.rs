@@ -63,6 +63,33 @@ pub enum Command {
     },
     /// Print a commented environment file with every setting and its default.
     Configfile,
+    /// Print the topic rules as the ACL of a third-party broker (Mosquitto `acl_file`,
+    /// EMQX `acl.conf`), generated from the rules smsgw-broker enforces.
+    MqttAcl(MqttAclArgs),
+}
+
+/// `mqtt-acl`: which broker, which deployment.
+#[derive(Debug, Clone, Args)]
+pub struct MqttAclArgs {
+    /// The broker the file is for.
+    #[arg(long, value_enum)]
+    pub format: AclFormat,
+    /// The topic root of the deployment.
+    #[arg(long, env = "SMSGW_MQTT_TOPIC_ROOT", default_value = "smsgw")]
+    pub root: String,
+    /// A site to write rules for (EMQX only; repeat the flag for every site). Mosquitto's
+    /// rules name the site by the user name and need no list.
+    #[arg(long = "site")]
+    pub sites: Vec<String>,
+}
+
+/// The ACL formats `mqtt-acl` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AclFormat {
+    /// A Mosquitto `acl_file` (`pattern` lines; agents log in with their site id).
+    Mosquitto,
+    /// An EMQX file authorization source (`acl.conf`).
+    Emqx,
 }
 
 /// `keys …`
@@ -138,6 +165,10 @@ pub struct TokenArgs {
     /// Days the credential stays valid.
     #[arg(long, default_value_t = 365)]
     pub valid_days: u32,
+    /// Also print the site's Mosquitto password-file line (user = site id, password = the
+    /// credential), as the last line.
+    #[arg(long)]
+    pub mosquitto: bool,
 }
 
 /// Where the database is.
@@ -256,7 +287,8 @@ pub struct MqttArgs {
     /// stores messages but sends nothing to the branches.
     #[arg(long, env = "SMSGW_MQTT_URL")]
     pub mqtt_url: Option<BrokerUrl>,
-    /// MQTT user name (default: the client id).
+    /// MQTT user name sent with SMSGW_MQTT_PASSWORD (default: smsgw-api, the user the
+    /// shipped Mosquitto ACL names; smsgw-broker ignores user names).
     #[arg(long, env = "SMSGW_MQTT_USERNAME")]
     pub mqtt_username: Option<String>,
     /// MQTT password. Without it, and with SMSGW_JWT_SECRET set, the API signs its own
@@ -360,6 +392,7 @@ SMSGW_KEY_PEPPER=change-me-to-32-random-bytes
 #SMSGW_MQTT_URL=mqtt://127.0.0.1:1883
 # Credentials. Without a password and with SMSGW_JWT_SECRET set, the API signs its own
 # broker token (smsgw-broker); Mosquitto and others take a user name and password.
+# The user name defaults to smsgw-api, the API's user in the generated broker ACLs.
 #SMSGW_MQTT_USERNAME=
 #SMSGW_MQTT_PASSWORD=
 # Client id (api-… for smsgw-broker); default api- and a random suffix per process.

@@ -8,8 +8,8 @@
 //! token to the client id matters: rumqttd drops an existing session when another client
 //! connects with the same id, so a token for one site must not be usable as another site.
 //!
-//! rumqttd calls the check once, at CONNECT: a connection outlives the expiry of its token.
-//! It refuses by closing the socket without a CONNACK; clients see the connection aborted.
+//! The front (module `front`) calls the check once, at CONNECT: a connection outlives the
+//! expiry of its token. A refused client gets a CONNACK with the refusal's code.
 
 use std::{fmt, str::FromStr};
 
@@ -108,7 +108,17 @@ impl Refusal {
     }
 }
 
-/// Checks broker credentials; cheap to clone into rumqttd's auth hook.
+/// An accepted credential: who the client is and the claims of its token (the front keeps
+/// them with the live connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Who the client id names.
+    pub principal: MqttPrincipal,
+    /// The token's claims.
+    pub claims: MqttClaims,
+}
+
+/// Checks broker credentials; cheap to clone.
 #[derive(Clone)]
 pub struct Authenticator {
     key: DecodingKey,
@@ -135,7 +145,7 @@ impl Authenticator {
     }
 
     /// Who `client_id` is, if `password` is a valid credential for it.
-    pub fn verify(&self, client_id: &str, password: &str) -> Result<MqttPrincipal, Refusal> {
+    pub fn verify(&self, client_id: &str, password: &str) -> Result<Verified, Refusal> {
         let principal = MqttPrincipal::from_client_id(client_id).ok_or(Refusal::UnknownClientId)?;
         let claims = jsonwebtoken::decode::<MqttClaims>(password, &self.key, &self.validation)
             .map_err(|e| match e.kind() {
@@ -150,21 +160,26 @@ impl Authenticator {
         if claims.sub != client_id {
             return Err(Refusal::ClientIdMismatch);
         }
-        Ok(principal)
+        Ok(Verified { principal, claims })
     }
 
-    /// rumqttd's view: accept or refuse, with a log line and a metric either way. The
-    /// password never reaches a log; client id and user name are shortened and escaped.
-    pub fn check_connect(&self, client_id: &str, username: &str, password: &str) -> bool {
+    /// [`Self::verify`] with a log line and a metric either way. The password never
+    /// reaches a log; client id and user name are shortened and escaped.
+    pub fn authenticate(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Verified, Refusal> {
         match self.verify(client_id, password) {
-            Ok(principal) => {
-                let kind = match principal {
+            Ok(verified) => {
+                let kind = match verified.principal {
                     MqttPrincipal::Agent(_) => "agent",
                     MqttPrincipal::Api(_) => "api",
                 };
                 info!(client_id, kind, "MQTT client authenticated");
                 metrics::auth_accepted(kind);
-                true
+                Ok(verified)
             }
             Err(refusal) => {
                 warn!(
@@ -174,14 +189,14 @@ impl Authenticator {
                     "MQTT connection refused: {refusal}"
                 );
                 metrics::auth_refused(refusal.label());
-                false
+                Err(refusal)
             }
         }
     }
 }
 
 /// The first 64 characters of a client-supplied string, for logs.
-fn shorten(text: &str) -> &str {
+pub(crate) fn shorten(text: &str) -> &str {
     match text.char_indices().nth(64) {
         Some((end, _)) => &text[..end],
         None => text,
@@ -222,13 +237,12 @@ mod tests {
     fn accepts_a_valid_site_and_api_token() {
         let auth = auth();
         let ok = token(KEY, "agent-lyon", "mqtt", now() + 600);
-        assert!(matches!(
-            auth.verify("agent-lyon", &ok),
-            Ok(MqttPrincipal::Agent(_))
-        ));
+        let verified = auth.verify("agent-lyon", &ok).expect("accepted");
+        assert!(matches!(verified.principal, MqttPrincipal::Agent(_)));
+        assert_eq!(verified.claims.sub, "agent-lyon");
         let api = token(KEY, "api-1", "mqtt", now() + 600);
         assert_eq!(
-            auth.verify("api-1", &api),
+            auth.verify("api-1", &api).map(|v| v.principal),
             Ok(MqttPrincipal::Api("1".into()))
         );
     }
@@ -268,8 +282,8 @@ mod tests {
         ];
         for (client_id, password, expected) in cases {
             assert_eq!(
-                auth.verify(client_id, &password),
-                Err(expected),
+                auth.verify(client_id, &password).err(),
+                Some(expected),
                 "{expected:?}"
             );
         }

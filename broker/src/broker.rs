@@ -8,10 +8,11 @@
 //! The router thread has no stop signal in rumqttd 0.20: it stays parked until the process
 //! exits (one idle thread per broker started in a test process).
 //!
+//! Every listener is ours (module `front`): it checks each client and relays it to a
+//! rumqttd listener on loopback that admits only clients presenting the internal secret.
 //! rumqttd binds its listeners itself and never says which port it got, so port 0 is
 //! resolved first: we bind an ephemeral port, read it, release it and hand it over
-//! (retrying if another process takes it in between). A TLS listener is ours
-//! (module `tls`) and relays to a rumqttd listener on loopback.
+//! (retrying if another process takes it in between).
 
 use std::{
     future::Future,
@@ -23,6 +24,7 @@ use std::{
     time::Duration,
 };
 
+use rand::RngExt;
 use rumqttd::{
     ConnectionSettings, LinkType, RouterConfig, SegmentConfig, Server, ServerSettings, Strategy,
     protocol::{Protocol, v4::V4, v5::V5},
@@ -31,14 +33,15 @@ use tokio::{
     runtime::Runtime,
     sync::{Semaphore, oneshot},
 };
-use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 use tracing::{error, info};
 
 use crate::{
     auth::{Authenticator, JwtSecret},
     config::{BrokerConfig, ListenerConfig, MqttVersion, SharedStrategy},
+    connections::Connections,
     error::Error,
-    metrics, tls,
+    front, metrics, tls,
 };
 
 /// How often a port picked for port 0 is tried before giving up.
@@ -59,6 +62,7 @@ pub struct BrokerHandle {
     /// The metrics endpoint, if enabled.
     pub metrics_addr: Option<SocketAddr>,
     listeners: Vec<BoundListener>,
+    connections: Connections,
     runtime: Option<Runtime>,
 }
 
@@ -79,6 +83,11 @@ impl BrokerHandle {
     /// Every MQTT listener, in configuration order.
     pub fn listeners(&self) -> &[BoundListener] {
         &self.listeners
+    }
+
+    /// The live client connections (to list them, or close some).
+    pub fn connections(&self) -> &Connections {
+        &self.connections
     }
 
     /// The address of the listener called `name`.
@@ -116,11 +125,11 @@ impl Drop for BrokerHandle {
 /// (the broker gets its own).
 pub async fn start(config: BrokerConfig, secret: &JwtSecret) -> Result<BrokerHandle, Error> {
     config.validate()?;
-    let tls_configs = config
+    let tls_acceptors = config
         .listeners
         .iter()
         .map(|l| match &l.tls {
-            Some(files) => tls::server_config(&l.name, files).map(Some),
+            Some(files) => tls::acceptor(&l.name, files).map(Some),
             None => Ok(None),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -138,9 +147,10 @@ pub async fn start(config: BrokerConfig, secret: &JwtSecret) -> Result<BrokerHan
         tls_addr: None,
         metrics_addr: None,
         listeners: Vec::with_capacity(config.listeners.len()),
+        connections: Connections::default(),
         runtime: None,
     };
-    match bind_all(&runtime, &config, tls_configs, secret, &mut handle).await {
+    match bind_all(&runtime, &config, tls_acceptors, secret, &mut handle).await {
         Ok(()) => {
             handle.runtime = Some(runtime);
             Ok(handle)
@@ -154,16 +164,24 @@ pub async fn start(config: BrokerConfig, secret: &JwtSecret) -> Result<BrokerHan
 }
 
 /// Starts the router, every listener and the metrics endpoint on `runtime`, and records
-/// their addresses in `handle`. `tls_configs` has one entry per listener.
+/// their addresses in `handle`. `tls_acceptors` has one entry per listener.
 async fn bind_all(
     runtime: &Runtime,
     config: &BrokerConfig,
-    tls_configs: Vec<Option<Arc<ServerConfig>>>,
+    tls_acceptors: Vec<Option<TlsAcceptor>>,
     secret: &JwtSecret,
     handle: &mut BrokerHandle,
 ) -> Result<(), Error> {
     let router_tx = rumqttd::Router::new(0, router_config(config)).spawn();
-    let authenticator = Authenticator::new(secret);
+    let shared = Arc::new(front::Shared {
+        authenticator: Authenticator::new(secret),
+        rules: config.topic_root.clone(),
+        internal_secret: internal_secret(),
+        connections: handle.connections.clone(),
+        max_packet: config.limits.max_payload_size,
+        connect_timeout: Duration::from_millis(config.limits.connect_timeout_ms.into()),
+        slots: Arc::new(Semaphore::new(config.limits.max_connections)),
+    });
     // rumqttd does not name the type of its router's inbox: keep it in a closure.
     let spawn = async |settings: ServerSettings, protocol: MqttVersion| match protocol {
         MqttVersion::V4 => {
@@ -175,44 +193,43 @@ async fn bind_all(
     };
     let rumqttd = RumqttdStarter {
         config,
-        authenticator: &authenticator,
+        internal_secret: &shared.internal_secret,
         spawn: &spawn,
     };
-    let tls_slots = Arc::new(Semaphore::new(config.limits.max_connections));
 
-    for (listener, tls_config) in config.listeners.iter().zip(tls_configs) {
-        let addr = match tls_config {
-            None => rumqttd.start(listener, listener.listen).await?,
-            Some(tls_config) => {
-                // rumqttd listens on loopback behind our TLS termination.
-                let internal = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                let upstream = rumqttd.start(listener, internal).await?;
-                let bind_error = |error| Error::Bind {
-                    listener: listener.name.clone(),
-                    addr: listener.listen,
-                    error,
-                };
-                let public = bind_std(listener.listen).map_err(bind_error)?;
-                let addr = public.local_addr().map_err(bind_error)?;
-                let termination = tls::Termination {
-                    config: tls_config,
-                    upstream,
-                    handshake_timeout: Duration::from_millis(
-                        config.limits.tls_handshake_timeout_ms,
-                    ),
-                    slots: tls_slots.clone(),
-                };
-                runtime.spawn(async move {
-                    if let Err(e) = tls::serve(public, termination).await {
-                        error!(error = %e, "TLS listener stopped");
-                    }
-                });
-                addr
-            }
+    for (listener, tls) in config.listeners.iter().zip(tls_acceptors) {
+        // rumqttd listens on loopback behind the front.
+        let internal = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let upstream = rumqttd.start(listener, internal).await?;
+        let bind_error = |error| Error::Bind {
+            listener: listener.name.clone(),
+            addr: listener.listen,
+            error,
         };
-        let tls = listener.tls.is_some();
-        info!(listener = listener.name, %addr, tls, protocol = ?listener.protocol, "MQTT listener ready");
-        let first = match (tls, listener.protocol) {
+        let public = bind_std(listener.listen).map_err(bind_error)?;
+        let addr = public.local_addr().map_err(bind_error)?;
+        let handshake_timeout = Duration::from_millis(config.limits.tls_handshake_timeout_ms);
+        let is_tls = tls.is_some();
+        let listener_front = front::Front {
+            upstream,
+            v5: listener.protocol == MqttVersion::V5,
+            tls: tls.map(|acceptor| (acceptor, handshake_timeout)),
+            shared: shared.clone(),
+        };
+        runtime.spawn(async move {
+            if let Err(e) = front::serve(public, listener_front).await {
+                error!(error = %e, "MQTT listener stopped");
+            }
+        });
+        info!(
+            listener = listener.name,
+            %addr,
+            tls = is_tls,
+            protocol = ?listener.protocol,
+            topic_root = %config.topic_root,
+            "MQTT listener ready"
+        );
+        let first = match (is_tls, listener.protocol) {
             (true, _) => &mut handle.tls_addr,
             (false, MqttVersion::V4) => &mut handle.mqtt_addr,
             (false, MqttVersion::V5) => &mut handle.mqtt5_addr,
@@ -222,7 +239,7 @@ async fn bind_all(
             name: listener.name.clone(),
             addr,
             protocol: listener.protocol,
-            tls,
+            tls: is_tls,
         });
     }
 
@@ -245,10 +262,10 @@ async fn bind_all(
     Ok(())
 }
 
-/// Starts rumqttd listeners that share one router and one credential check.
+/// Starts rumqttd listeners that share one router and the internal secret.
 struct RumqttdStarter<'a, F> {
     config: &'a BrokerConfig,
-    authenticator: &'a Authenticator,
+    internal_secret: &'a str,
     /// Runs a server on the broker's runtime (see [`spawn_server`]).
     spawn: &'a F,
 }
@@ -277,7 +294,7 @@ impl<F: AsyncFn(ServerSettings, MqttVersion) -> io::Result<()>> RumqttdStarter<'
             } else {
                 listen
             };
-            let settings = server_settings(self.config, listener, addr, self.authenticator.clone());
+            let settings = server_settings(self.config, listener, addr, self.internal_secret);
             match (self.spawn)(settings, listener.protocol).await {
                 Ok(()) => return Ok(addr),
                 // Someone took the free port in between: take another.
@@ -339,12 +356,28 @@ where
     }
 }
 
-/// rumqttd's settings of one listener, with our authentication hook.
+/// A random password for rumqttd, made at every start and known only to the front.
+fn internal_secret() -> String {
+    let mut rng = rand::rng();
+    format!("{:032x}{:032x}", rng.random::<u128>(), rng.random::<u128>())
+}
+
+/// Whether two strings are equal, in a time that does not depend on where they differ.
+fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+/// rumqttd's settings of one loopback listener: it admits the front's connections only.
 fn server_settings(
     config: &BrokerConfig,
     listener: &ListenerConfig,
     addr: SocketAddr,
-    authenticator: Authenticator,
+    internal_secret: &str,
 ) -> ServerSettings {
     let limits = &config.limits;
     let mut connections = ConnectionSettings {
@@ -355,16 +388,15 @@ fn server_settings(
         external_auth: None,
         dynamic_filters: true,
     };
-    connections.set_auth_handler(
-        move |client_id: String, username: String, password: String| {
-            let authenticator = authenticator.clone();
-            async move { authenticator.check_connect(&client_id, &username, &password) }
-        },
-    );
+    let secret: Arc<str> = internal_secret.into();
+    connections.set_auth_handler(move |_client_id: String, _user: String, password: String| {
+        let admitted = same_secret(&password, &secret);
+        async move { admitted }
+    });
     ServerSettings {
         name: listener.name.clone(),
         listen: addr,
-        // TLS is terminated in front of rumqttd (module `tls`).
+        // TLS is terminated by the front (modules `front` and `tls`).
         tls: None,
         next_connection_delay_ms: limits.accept_delay_ms,
         connections,

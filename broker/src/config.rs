@@ -12,7 +12,7 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::error::Error;
+use crate::{error::Error, rules::TopicRoot};
 
 /// Everything the broker reads from its TOML file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -26,6 +26,8 @@ pub struct BrokerConfig {
     pub metrics: MetricsConfig,
     /// Worker threads of the broker's runtime; 0 means one per CPU.
     pub worker_threads: usize,
+    /// The topic root of the deployment, under which the topic rules hold.
+    pub topic_root: TopicRoot,
 }
 
 /// One MQTT listener.
@@ -141,6 +143,7 @@ impl Default for BrokerConfig {
             limits: Limits::default(),
             metrics: MetricsConfig::default(),
             worker_threads: 0,
+            topic_root: TopicRoot::default(),
         }
     }
 }
@@ -198,7 +201,9 @@ impl BrokerConfig {
     }
 
     /// A broker for tests and embedding: one plain MQTT 3.1.1 listener and one MQTT 5
-    /// listener on `127.0.0.1`, metrics on `127.0.0.1`, all on free ports, default limits.
+    /// listener on `127.0.0.1`, metrics on `127.0.0.1`, all on free ports, default limits,
+    /// and the topic rules under any root ([`TopicRoot::Any`]: tests give each test a root
+    /// of its own).
     pub fn loopback() -> Self {
         let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         Self {
@@ -221,6 +226,7 @@ impl BrokerConfig {
                 listen: Some(any_port),
             },
             worker_threads: 2,
+            topic_root: TopicRoot::Any,
         }
     }
 
@@ -282,6 +288,11 @@ pub const CONFIGFILE: &str = r#"# smsgw-broker configuration (TOML). Every value
 
 # Worker threads of the broker's runtime; 0 means one per CPU.
 worker_threads = 0
+
+# The topic root the API and the agents share (SMSGW_MQTT_TOPIC_ROOT of smsgw-api, topic_root
+# of the agent). The topic rules hold under it: an agent publishes only its own events and
+# state and reads only its own commands; anything outside the root is refused.
+topic_root = "smsgw"
 
 # MQTT listeners. Every client authenticates with a JWT as its password, on every
 # listener. A listener without [listeners.tls] is plain TCP: keep it on loopback or a

@@ -1,6 +1,7 @@
 //! Prometheus metrics of the broker, served on their own small HTTP listener.
 //!
-//! Authentication results are counted where they happen ([`crate::auth`]). rumqttd 0.20
+//! Authentication results and topic-rule refusals are counted where they happen
+//! ([`crate::auth`], the front). rumqttd 0.20
 //! reports its own counters only through `Broker::start()`, which we do not use (it never
 //! returns); the connection count is therefore read from the two log events its router
 //! emits for every registered and every dropped connection, by [`connection_meter`], a
@@ -24,6 +25,9 @@ use tracing_subscriber::{
 
 /// Counter of authentication results, labels `result` and `kind` or `reason`.
 pub const AUTH_TOTAL: &str = "smsgw_broker_auth_total";
+/// Counter of what the topic rules refused (SUBSCRIBE filters, PUBLISHes, Wills), label
+/// `reason` (smsgw-shared's `AclRefusal::label`).
+pub const REFUSED_TOTAL: &str = "smsgw_broker_refused_total";
 /// Gauge of connections the router currently holds.
 pub const CONNECTIONS: &str = "smsgw_broker_connections";
 /// Counter of connections the router registered since start.
@@ -47,6 +51,10 @@ pub(crate) fn prometheus() -> &'static PrometheusHandle {
             warn!("another metrics recorder is installed; broker metrics go there");
         }
         metrics::describe_counter!(AUTH_TOTAL, "MQTT CONNECT authentication results");
+        metrics::describe_counter!(
+            REFUSED_TOTAL,
+            "Subscriptions, publishes and Wills refused by the topic rules"
+        );
         metrics::describe_gauge!(CONNECTIONS, "MQTT connections held by the router");
         metrics::describe_counter!(CONNECTIONS_TOTAL, "MQTT connections registered");
         metrics::describe_gauge!(BUILD_INFO, "Version of the running smsgw-broker");
@@ -67,6 +75,10 @@ pub(crate) fn auth_accepted(kind: &'static str) {
 
 pub(crate) fn auth_refused(reason: &'static str) {
     metrics::counter!(AUTH_TOTAL, "result" => "refused", "reason" => reason).increment(1);
+}
+
+pub(crate) fn refused(reason: &'static str) {
+    metrics::counter!(REFUSED_TOTAL, "reason" => reason).increment(1);
 }
 
 /// A tracing layer that turns rumqttd's connection log events into the connection

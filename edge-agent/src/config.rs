@@ -62,7 +62,8 @@ pub struct MqttConfig {
     pub client_id: String,
     /// The site's broker token (printed by `smsgw-api sites create`); env `SMSGW_MQTT_PASSWORD`.
     pub password: String,
-    /// Username sent with the token; the client id when empty; env `SMSGW_MQTT_USERNAME`.
+    /// Username sent with the token; the site id when empty (brokers with an ACL file
+    /// name the site by it, smsgw-broker ignores it); env `SMSGW_MQTT_USERNAME`.
     pub username: String,
     /// CA certificate (PEM) for `mqtts://`; the system roots when empty.
     pub ca_file: String,
@@ -332,7 +333,8 @@ url = "mqtt://127.0.0.1:1883"
 password = ""
 # Client id; "" means agent-{site}, which the token is bound to.
 client_id = ""
-# Username sent with the token; "" means the client id (env SMSGW_MQTT_USERNAME).
+# Username sent with the token; "" means the site id, which Mosquitto's ACL names the
+# site by (smsgw-broker ignores it) (env SMSGW_MQTT_USERNAME).
 username = ""
 # CA certificate (PEM) for mqtts://; "" uses the system roots (env SMSGW_MQTT_CA_FILE).
 ca_file = ""

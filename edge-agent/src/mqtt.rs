@@ -90,7 +90,7 @@ fn presence(state: Presence, session: u64) -> Vec<u8> {
 pub fn options(config: &Config, session: u64) -> Result<MqttOptions, ConfigError> {
     let broker = config.broker()?;
     let client_id = config.client_id();
-    let mut options = MqttOptions::new(client_id.clone(), broker.host.clone(), broker.port);
+    let mut options = MqttOptions::new(client_id, broker.host.clone(), broker.port);
     options
         .set_keep_alive(Duration::from_secs(config.mqtt.keep_alive_secs.max(5)))
         .set_clean_session(false)
@@ -100,7 +100,7 @@ pub fn options(config: &Config, session: u64) -> Result<MqttOptions, ConfigError
         .set_inflight(100);
     if !config.mqtt.password.is_empty() {
         let username = if config.mqtt.username.is_empty() {
-            client_id
+            config.site.to_string()
         } else {
             config.mqtt.username.clone()
         };

@@ -18,6 +18,11 @@ pub const AGENT_PREFIX: &str = "agent-";
 /// Prefix of an API replica's client id and token subject: `api-…`.
 pub const API_PREFIX: &str = "api-";
 
+/// The MQTT user name of every API replica (smsgw-broker ignores user names; brokers with
+/// a password file and an ACL, such as Mosquitto, know the API by it). It has a `-`, so no
+/// site id can be the same name; agents log in with their site id.
+pub const API_MQTT_USERNAME: &str = "smsgw-api";
+
 /// The claims of a broker credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MqttClaims {

@@ -5,9 +5,12 @@
 //! here once. Other systems that consume our topics can read the same contract in
 //! `asyncapi.yaml`, which the tests keep in step with these types.
 
+pub mod acl;
 pub mod broker;
 pub mod credentials;
 pub mod ids;
+#[cfg(feature = "mosquitto")]
+pub mod mosquitto;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod phone;

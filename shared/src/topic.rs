@@ -14,6 +14,10 @@ pub const DEFAULT_ROOT: &str = "smsgw";
 /// The shared-subscription group the API replicas join to split the agents' events.
 pub const API_SHARE_GROUP: &str = "smsgw-api";
 
+/// The levels after the root of the topic on which the API publishes, retained, the list
+/// of revoked broker credentials. `_` is no site id character, so no site can own it.
+pub const REVOCATIONS_SUFFIX: &str = "_broker/revocations";
+
 /// The kinds of topic under a site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TopicKind {
@@ -145,6 +149,12 @@ impl Topics {
     /// The filter the API uses for every site's retained state.
     pub fn api_states(&self) -> String {
         format!("{}/+/state/+", self.root)
+    }
+
+    /// The topic of the revocation list (`{root}/_broker/revocations`): only the API may
+    /// publish it (module `acl`).
+    pub fn revocations(&self) -> String {
+        format!("{}/{REVOCATIONS_SUFFIX}", self.root)
     }
 
     /// Reads a topic of this deployment back into its site and kind.

@@ -23,7 +23,7 @@ use std::{
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use smsgw_shared::{
     broker::BrokerUrl,
-    credentials::{API_PREFIX, MqttPrincipal},
+    credentials::{API_MQTT_USERNAME, API_PREFIX, MqttPrincipal},
     ids::{EventId, SiteId},
     topic::{TopicKind, Topics},
     wire::{self, AckCommand, V1},
@@ -131,7 +131,7 @@ impl LinkSettings {
             let user = args
                 .mqtt_username
                 .clone()
-                .unwrap_or_else(|| client_id.clone());
+                .unwrap_or_else(|| API_MQTT_USERNAME.to_owned());
             (user, password)
         });
         let jwt_secret = jwt_secret.filter(|s| !s.expose().is_empty()).cloned();

@@ -64,6 +64,14 @@ async fn an_operator_bootstraps_a_deployment_with_the_commands() {
     assert!(
         ok(&db_url, &["sites", "credentials", "--id", "paris"]).contains("SMSGW_MQTT_PASSWORD=")
     );
+    // The Mosquitto password-file line of the same kind of credential: user = site id.
+    let with_line = ok(
+        &db_url,
+        &["sites", "credentials", "--id", "paris", "--mosquitto"],
+    );
+    let line = with_line.lines().last().expect("a last line");
+    assert!(line.starts_with("paris:$7$101$"), "{with_line}");
+    assert_eq!(line.split('$').count(), 5, "{line}");
     assert!(ok(&db_url, &["sites", "list"]).contains("paris\tunknown\t0"));
     fails(&db_url, &["sites", "create", "--id", "paris"]);
     fails(&db_url, &["sites", "create", "--id", "Not-Valid"]);
@@ -122,4 +130,48 @@ async fn an_operator_bootstraps_a_deployment_with_the_commands() {
     fails(&db_url, &["admin", "create", "--username", "root"]);
 
     assert!(ok(&db_url, &["configfile"]).contains("SMSGW_KEY_PEPPER="));
+}
+
+/// `mqtt-acl` prints the files shipped in deploy/ (the generator and the committed files
+/// agree; smsgw-shared's tests check the rules themselves).
+#[test]
+fn mqtt_acl_prints_the_shipped_broker_files() {
+    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shipped =
+        |path: &str| std::fs::read_to_string(repository.join(path)).expect("shipped file");
+    let no_db = "postgres://unused";
+    assert_eq!(
+        ok(no_db, &["mqtt-acl", "--format", "mosquitto"]),
+        shipped("deploy/mosquitto/acl")
+    );
+    assert_eq!(
+        ok(
+            no_db,
+            &[
+                "mqtt-acl", "--format", "emqx", "--site", "lyon", "--site", "paris"
+            ]
+        ),
+        shipped("deploy/emqx/acl.conf")
+    );
+    let other_root = ok(
+        no_db,
+        &["mqtt-acl", "--format", "mosquitto", "--root", "acme/smsgw"],
+    );
+    assert!(
+        other_root.contains("\npattern read acme/smsgw/%u/command/+\n"),
+        "{other_root}"
+    );
+    fails(no_db, &["mqtt-acl", "--format", "emqx"]);
+    fails(
+        no_db,
+        &["mqtt-acl", "--format", "mosquitto", "--site", "lyon"],
+    );
+    fails(
+        no_db,
+        &["mqtt-acl", "--format", "mosquitto", "--root", "a/+/b"],
+    );
+    fails(
+        no_db,
+        &["mqtt-acl", "--format", "emqx", "--site", "Not-Valid"],
+    );
 }

@@ -1,6 +1,6 @@
 //! Who gets in: a site or API token bound to its client id, and nothing else.
 
-use rumqttc::ConnectionError;
+use rumqttc::{ConnectReturnCode, ConnectionError};
 
 use crate::helpers::{SECRET, Target, TestClient, now, spawn_broker, token, token_with, unique};
 
@@ -21,11 +21,14 @@ async fn bad_credentials_are_refused() {
     let target = Target::broker(broker.mqtt_addr.expect("plain listener"));
     let client_id = format!("agent-{}", unique("s"));
     let later = now() + 3600;
+    // (case, client id, password, the CONNACK code).
+    let bad = ConnectReturnCode::BadUserNamePassword;
     let cases = [
         (
             "expired",
             client_id.clone(),
             Some(token_with(SECRET, &client_id, "mqtt", now() - 3600)),
+            bad,
         ),
         (
             "wrong signature",
@@ -36,34 +39,45 @@ async fn bad_credentials_are_refused() {
                 "mqtt",
                 later,
             )),
+            bad,
         ),
         (
             "wrong audience (admin session)",
             client_id.clone(),
             Some(token_with(SECRET, &client_id, "admin", later)),
+            bad,
         ),
         (
             "token of another site",
             format!("agent-{}", unique("other")),
             Some(token(&client_id)),
+            bad,
         ),
         (
             "client id of no agent or replica",
             "lyon".to_owned(),
             Some(token("lyon")),
+            ConnectReturnCode::BadClientId,
         ),
-        ("not a JWT", client_id.clone(), Some("hunter2".to_owned())),
-        ("missing credentials", client_id.clone(), None),
+        (
+            "not a JWT",
+            client_id.clone(),
+            Some("hunter2".to_owned()),
+            bad,
+        ),
+        ("missing credentials", client_id.clone(), None, bad),
     ];
-    for (case, client_id, password) in cases {
+    for (case, client_id, password, code) in cases {
         let mut options = rumqttc::MqttOptions::new(&client_id, &target.host, target.port);
         if let Some(password) = password {
             options.set_credentials(client_id.clone(), password);
         }
         match TestClient::connect(options).await {
             Ok(_) => panic!("{case}: the connection should be refused"),
-            // rumqttd closes the socket without a CONNACK when it refuses.
-            Err(ConnectionError::MqttState(_) | ConnectionError::Io(_)) => {}
+            // The front answers with a CONNACK that says why.
+            Err(ConnectionError::ConnectionRefused(refused)) => {
+                assert_eq!(refused, code, "{case}")
+            }
             Err(other) => panic!("{case}: unexpected error {other:?}"),
         }
     }
@@ -100,8 +114,13 @@ async fn a_site_token_connects_over_mqtt5() {
         .await
         .expect("an answer");
     assert!(
-        event.is_err(),
-        "an admin token is refused over MQTT 5 too: {event:?}"
+        matches!(
+            event,
+            Err(rumqttc::v5::ConnectionError::ConnectionRefused(
+                rumqttc::v5::mqttbytes::v5::ConnectReturnCode::BadUserNamePassword
+            ))
+        ),
+        "an admin token is refused over MQTT 5 too, with its reason code: {event:?}"
     );
     broker.shutdown().await;
 }

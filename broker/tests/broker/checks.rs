@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use rumqttc::{LastWill, QoS};
+use smsgw_shared::topic::API_SHARE_GROUP;
 
 use crate::helpers::{QUIET, Target, TestClient, unique};
 
@@ -13,7 +14,7 @@ pub async fn qos1_delivery(target: &Target) {
     let site = unique("s");
     let topic = format!("{root}/{site}/command/send");
     let mut agent = TestClient::connected(target.options(&format!("agent-{site}"))).await;
-    agent.subscribe(&format!("{root}/{site}/command/#")).await;
+    agent.subscribe(&format!("{root}/{site}/command/+")).await;
     let mut api = TestClient::connected(target.options(&unique("api-"))).await;
 
     for i in 0..10 {
@@ -88,20 +89,22 @@ pub async fn last_will(target: &Target) {
     assert_eq!(will.payload.as_ref(), br#"{"v":1,"state":"offline"}"#);
     watcher.disconnect().await;
 
-    // The Will was retained: a later subscriber sees it, then the test cleans up.
+    // The Will was retained: a later subscriber sees it, then the agent cleans up (its
+    // state is its own to clear).
     let mut late = target.subscriber(&topic).await;
     let retained = late.next_publish().await;
     assert!(retained.retain, "{}: the Will is retained", target.name);
-    late.publish(&topic, b"", true).await;
     late.disconnect().await;
+    let mut agent = TestClient::connected(target.options(&format!("agent-{site}"))).await;
+    agent.publish(&topic, b"", true).await;
+    agent.disconnect().await;
 }
 
-/// `$share/{group}/…` splits messages between the members of a group: each message
-/// reaches exactly one member.
+/// `$share/smsgw-api/…` splits messages between the members of the API's group: each
+/// message reaches exactly one member.
 pub async fn shared_subscription(target: &Target) {
     let root = unique("t");
-    let group = unique("g");
-    let filter = format!("$share/{group}/{root}/+/event/#");
+    let filter = format!("$share/{API_SHARE_GROUP}/{root}/+/event/#");
     let mut first = target.subscriber(&filter).await;
     let mut second = target.subscriber(&filter).await;
 

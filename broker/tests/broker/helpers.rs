@@ -13,7 +13,10 @@ use std::{
 };
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, Publish, QoS, Transport};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter,
+    SubscribeReasonCode, Transport,
+};
 use smsgw_broker::{BrokerConfig, BrokerHandle, JwtSecret};
 use smsgw_shared::credentials::{MQTT_AUDIENCE, MqttClaims};
 use tokio::{sync::mpsc, task::JoinHandle, time::timeout};
@@ -220,6 +223,47 @@ impl TestClient {
         .await;
     }
 
+    /// Subscribes to `filters` (QoS 1) in one SUBSCRIBE; the codes of its SUBACK.
+    pub async fn subscribe_codes(&mut self, filters: &[&str]) -> Vec<SubscribeReasonCode> {
+        let filters = filters
+            .iter()
+            .map(|f| SubscribeFilter::new((*f).to_owned(), QoS::AtLeastOnce));
+        self.client
+            .subscribe_many(filters)
+            .await
+            .expect("subscribe queued");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .expect("a SUBACK in time");
+            match event {
+                Some(Ok(Event::Incoming(Packet::SubAck(ack)))) => return ack.return_codes,
+                Some(Ok(Event::Incoming(Packet::Publish(p)))) => self.publishes.push_back(p),
+                Some(Ok(_)) => {}
+                other => panic!("connection failed while waiting for a SUBACK: {other:?}"),
+            }
+        }
+    }
+
+    /// Publishes with QoS 1: whether the broker acknowledged it or closed the connection.
+    pub async fn publish_outcome(&mut self, topic: &str, payload: &[u8], retain: bool) -> Outcome {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload.to_vec())
+            .await
+            .expect("publish queued");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(Ok(Event::Incoming(Packet::PubAck(_))))) => return Outcome::Acked,
+                Ok(Some(Ok(Event::Incoming(Packet::Publish(p))))) => self.publishes.push_back(p),
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => return Outcome::Closed,
+                Err(_) => panic!("neither a PUBACK nor the end of the connection"),
+            }
+        }
+    }
+
     /// Publishes with QoS 1 and waits for the PUBACK.
     pub async fn publish(&mut self, topic: &str, payload: &[u8], retain: bool) {
         self.client
@@ -282,6 +326,15 @@ impl TestClient {
         .await;
         self.task.abort();
     }
+}
+
+/// What became of a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The broker sent its PUBACK.
+    Acked,
+    /// The broker closed the connection.
+    Closed,
 }
 
 /// `GET path` on a plain HTTP server; the body.

@@ -15,7 +15,7 @@ use crate::{
 
 /// Writes `ca.pem`, `server.pem` and `server.key` (for 127.0.0.1 and localhost) into
 /// `dir`; returns the CA certificate.
-fn make_pki(dir: &Path) -> Vec<u8> {
+pub fn make_pki(dir: &Path) -> Vec<u8> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -46,7 +46,8 @@ fn make_pki(dir: &Path) -> Vec<u8> {
     ca_cert.pem().into_bytes()
 }
 
-fn tls_config(dir: &Path) -> BrokerConfig {
+/// [`BrokerConfig::loopback`] with a TLS listener named `tls` on the files of [`make_pki`].
+pub fn tls_config(dir: &Path) -> BrokerConfig {
     let mut config = BrokerConfig::loopback();
     config.listeners.push(ListenerConfig {
         name: "tls".into(),
@@ -62,7 +63,7 @@ fn tls_config(dir: &Path) -> BrokerConfig {
 
 /// rumqttc builds its TLS client with rustls' process-wide provider, which rustls cannot
 /// pick by itself when the workspace links both aws-lc-rs and ring.
-fn install_crypto_provider() {
+pub fn install_crypto_provider() {
     let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 

@@ -52,27 +52,35 @@ locals {
     database = [for i in range(var.az_count) : cidrsubnet(var.vpc_cidr, local.subnet_newbits, 8 + i)]
   }
 
-  # The MQTT contract (DESIGN §3): agents publish events and state under their own site and
-  # subscribe to their own commands; API replicas publish every site's commands, share the
-  # events and read every site's retained state.
+  # The topic rules of smsgw (the table in shared/src/acl of the smsgw repository, which
+  # smsgw-broker enforces): an agent publishes its own events and state and reads its own
+  # commands; API replicas publish every site's commands and the revocation list, read the
+  # events (in their shared group) and the retained state. Agents log in to a broker with an
+  # ACL file with their site id as user name, API replicas as smsgw-api.
   api_share_group = "smsgw-api"
+  api_username    = "smsgw-api"
+  agent_publish   = ["event/status", "event/inbound", "state/conn", "state/modems"]
+  agent_retained  = ["state/conn", "state/modems"]
   site_acl = {
     for site in var.sites : site => {
       client_id = "agent-${site}"
-      publish = [
-        "${var.topic_root}/${site}/event/+",
-        "${var.topic_root}/${site}/state/+",
-      ]
-      subscribe = [
-        "${var.topic_root}/${site}/command/+",
-      ]
+      username  = site
+      publish   = [for kind in local.agent_publish : "${var.topic_root}/${site}/${kind}"]
+      retained  = [for kind in local.agent_retained : "${var.topic_root}/${site}/${kind}"]
+      subscribe = ["${var.topic_root}/${site}/command/+"]
     }
   }
   api_acl = {
     client_id_prefix = "api-"
-    publish          = ["${var.topic_root}/+/command/+"]
+    username         = local.api_username
+    publish = [
+      "${var.topic_root}/+/command/+",
+      "${var.topic_root}/_broker/revocations",
+    ]
+    retained = ["${var.topic_root}/_broker/revocations"]
     subscribe = [
       "$share/${local.api_share_group}/${var.topic_root}/+/event/#",
+      "${var.topic_root}/+/event/#",
       "${var.topic_root}/+/state/+",
     ]
   }
@@ -82,23 +90,27 @@ locals {
     api        = local.api_acl
   }
 
-  # The same rules as a Mosquitto acl_file (agents connect with user name = client id;
-  # Mosquitto checks a shared subscription against the filter without its $share prefix).
+  # The same rules as a Mosquitto acl_file: apart from comments, the lines
+  # `smsgw-api mqtt-acl --format mosquitto --root <topic_root>` prints (deploy/check.sh
+  # compares them): `pattern` lines with %u = the agent's user name = its site id, and the
+  # API's user block. Every site is covered without a list.
   mosquitto_acl = join("\n", concat(
     [
-      "# smsgw topic ACL for ${local.prefix}, rendered by terraform/modules/naming.",
-      "user smsgw-api",
+      "# smsgw topic rules for Mosquitto, topic root \"${var.topic_root}\", rendered by terraform/modules/naming.",
+      "# The same rules as `smsgw-api mqtt-acl --format mosquitto --root ${var.topic_root}`.",
+      "# Branch agents log in with their site id as user name: %u is the site.",
+    ],
+    [for kind in local.agent_publish : "pattern write ${var.topic_root}/%u/${kind}"],
+    [
+      "pattern read ${var.topic_root}/%u/command/+",
+      "",
+      "# API replicas log in as ${local.api_username} (SMSGW_MQTT_USERNAME).",
+      "user ${local.api_username}",
       "topic write ${var.topic_root}/+/command/+",
+      "topic write ${var.topic_root}/_broker/revocations",
       "topic read ${var.topic_root}/+/event/#",
       "topic read ${var.topic_root}/+/state/+",
+      "",
     ],
-    flatten([
-      for site, rule in local.site_acl : concat(
-        ["", "user ${rule.client_id}"],
-        [for t in rule.publish : "topic write ${t}"],
-        [for t in rule.subscribe : "topic read ${t}"],
-      )
-    ]),
-    [""],
   ))
 }

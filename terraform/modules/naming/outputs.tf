@@ -19,7 +19,7 @@ output "subnets" {
 }
 
 output "acl" {
-  description = "Per-site topic ACL: for each site its client id and the filters it may publish and subscribe to, plus the API's rule."
+  description = "Per-site topic ACL: for each site its client id, user name and the topics it may publish (retained or not) and subscribe to, plus the API's rule."
   value       = local.acl
 }
 
@@ -29,6 +29,6 @@ output "acl_json" {
 }
 
 output "mosquitto_acl" {
-  description = "The ACL as a Mosquitto acl_file (user blocks keyed by client id)."
+  description = "The ACL as a Mosquitto acl_file (agents by pattern, user name = site id; the API as user smsgw-api)."
   value       = local.mosquitto_acl
 }

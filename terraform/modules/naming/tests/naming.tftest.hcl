@@ -110,12 +110,18 @@ run "acl_confines_each_agent_to_its_site" {
   command = plan
 
   assert {
-    condition     = output.acl.sites["lyon"].client_id == "agent-lyon"
-    error_message = "An agent's client id is agent-<site> (the broker binds its token to it)."
+    condition     = output.acl.sites["lyon"].client_id == "agent-lyon" && output.acl.sites["lyon"].username == "lyon"
+    error_message = "An agent's client id is agent-<site> (the broker binds its token to it); its user name is the site id."
   }
   assert {
-    condition     = output.acl.sites["lyon"].publish == ["smsgw/lyon/event/+", "smsgw/lyon/state/+"]
-    error_message = "An agent publishes events and state under its own site only."
+    condition = output.acl.sites["lyon"].publish == [
+      "smsgw/lyon/event/status", "smsgw/lyon/event/inbound", "smsgw/lyon/state/conn", "smsgw/lyon/state/modems",
+    ]
+    error_message = "An agent publishes its own events and state, and nothing else."
+  }
+  assert {
+    condition     = output.acl.sites["lyon"].retained == ["smsgw/lyon/state/conn", "smsgw/lyon/state/modems"]
+    error_message = "Only state is retained, never events."
   }
   assert {
     condition     = output.acl.sites["paris01"].subscribe == ["smsgw/paris01/command/+"]
@@ -130,16 +136,20 @@ run "acl_confines_each_agent_to_its_site" {
     error_message = "No agent rule reaches outside its own site."
   }
   assert {
-    condition     = output.acl.api.subscribe[0] == "$share/smsgw-api/smsgw/+/event/#"
-    error_message = "API replicas share the events (DESIGN §3)."
+    condition     = output.acl.api.subscribe[0] == "$share/smsgw-api/smsgw/+/event/#" && output.acl.api.username == "smsgw-api"
+    error_message = "API replicas (user smsgw-api) share the events (DESIGN §3)."
   }
   assert {
-    condition     = jsondecode(output.acl_json).sites["lyon"].publish[0] == "smsgw/lyon/event/+"
+    condition     = contains(output.acl.api.publish, "smsgw/_broker/revocations") && !contains(output.acl.api.publish, "smsgw/+/state/conn")
+    error_message = "The API publishes the revocation list and never an agent's presence."
+  }
+  assert {
+    condition     = jsondecode(output.acl_json).sites["lyon"].publish[0] == "smsgw/lyon/event/status"
     error_message = "The JSON document carries the same rules."
   }
 }
 
-run "mosquitto_acl_has_a_block_per_site" {
+run "mosquitto_acl_names_sites_by_user_name" {
   command = plan
 
   variables {
@@ -147,20 +157,20 @@ run "mosquitto_acl_has_a_block_per_site" {
   }
 
   assert {
-    condition     = strcontains(output.mosquitto_acl, "user agent-lyon\ntopic write acme/prod/smsgw/lyon/event/+\ntopic write acme/prod/smsgw/lyon/state/+\ntopic read acme/prod/smsgw/lyon/command/+\n")
-    error_message = "Each site gets a user block with its own topics under the configured root."
+    condition     = strcontains(output.mosquitto_acl, "pattern write acme/prod/smsgw/%u/event/status\npattern write acme/prod/smsgw/%u/event/inbound\npattern write acme/prod/smsgw/%u/state/conn\npattern write acme/prod/smsgw/%u/state/modems\npattern read acme/prod/smsgw/%u/command/+\n")
+    error_message = "Agents get pattern rules: %u, their user name, is their site."
   }
   assert {
-    condition     = strcontains(output.mosquitto_acl, "user smsgw-api\ntopic write acme/prod/smsgw/+/command/+\n")
-    error_message = "The API user may publish every site's commands."
+    condition     = strcontains(output.mosquitto_acl, "user smsgw-api\ntopic write acme/prod/smsgw/+/command/+\ntopic write acme/prod/smsgw/_broker/revocations\ntopic read acme/prod/smsgw/+/event/#\ntopic read acme/prod/smsgw/+/state/+\n")
+    error_message = "The API user (smsgw-api, the API's default user name) commands every site and reads events and state."
   }
   assert {
-    condition     = length(regexall("(?m)^user ", output.mosquitto_acl)) == 3
-    error_message = "One user block for the API and one per site."
+    condition     = length(regexall("(?m)^user ", output.mosquitto_acl)) == 1 && !strcontains(output.mosquitto_acl, "user agent-")
+    error_message = "One user block, the API's: agents are covered by the patterns."
   }
 }
 
-run "no_sites_means_only_the_api_rule" {
+run "no_sites_still_covers_every_agent_in_mosquitto" {
   command = plan
 
   variables {
@@ -168,8 +178,8 @@ run "no_sites_means_only_the_api_rule" {
   }
 
   assert {
-    condition     = length(output.acl.sites) == 0 && length(regexall("(?m)^user ", output.mosquitto_acl)) == 1
-    error_message = "Without sites only the API rule is rendered."
+    condition     = length(output.acl.sites) == 0 && strcontains(output.mosquitto_acl, "pattern read smsgw/%u/command/+")
+    error_message = "Without sites the JSON document has no site, and the Mosquitto patterns still cover every agent."
   }
 }
 
