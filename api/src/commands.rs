@@ -14,9 +14,10 @@ use crate::{
     config::{
         AdminCommand, CONFIGFILE, Command, DatabaseArgs, KeysCommand, SitesCommand, TokenArgs,
     },
-    domain::api_key::{KeyPepper, PepperError},
+    domain::api_key::KeyPepper,
     mqtt::credentials::{AgentCredential, CredentialError, issue_agent_credential},
-    startup::{Application, StartupError},
+    secrets::{self, WeakSecret},
+    startup::{Application, JWT_SECRET_VARIABLE, StartupError},
     store::{self, StoreError},
 };
 
@@ -38,9 +39,9 @@ pub enum CommandError {
     /// Migrating failed.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The pepper is unusable.
-    #[error("SMSGW_KEY_PEPPER: {0}")]
-    Pepper(#[from] PepperError),
+    /// A secret setting is weak (it names itself).
+    #[error(transparent)]
+    WeakSecret(#[from] WeakSecret),
     /// A credential could not be issued.
     #[error(transparent)]
     Credential(#[from] CredentialError),
@@ -145,6 +146,7 @@ async fn keys(db: &PgPool, command: KeysCommand) -> Result<(), CommandError> {
 }
 
 fn credential(site: &SiteId, token: &TokenArgs) -> Result<AgentCredential, CommandError> {
+    secrets::check(JWT_SECRET_VARIABLE, token.jwt_secret.expose())?;
     if token.valid_days == 0 {
         return Err(CommandError::Invalid(
             "--valid-days must be at least 1".into(),

@@ -154,8 +154,8 @@ pub struct DatabaseArgs {
 /// The server pepper of API keys.
 #[derive(Debug, Clone, Args)]
 pub struct PepperArgs {
-    /// Secret key of HMAC-SHA256(pepper, api key); at least 16 bytes. Changing it
-    /// invalidates every key.
+    /// Secret key of HMAC-SHA256(pepper, api key): at least 32 random bytes, e.g.
+    /// `openssl rand -hex 32`. Changing it invalidates every key.
     #[arg(long, env = "SMSGW_KEY_PEPPER", hide_env_values = true)]
     pub key_pepper: Secret,
 }
@@ -179,8 +179,8 @@ pub struct ServeConfig {
     pub no_migrate: bool,
     #[command(flatten)]
     pub mqtt: MqttArgs,
-    /// Key that signs admin sessions and agent credentials (HS256); without it the admin
-    /// API is disabled.
+    /// Key that signs admin sessions and agent credentials (HS256): at least 32 random
+    /// bytes, e.g. `openssl rand -hex 32`; without it the admin API is disabled.
     #[arg(long, env = "SMSGW_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// Rate limit of keys created through the admin API, messages per minute.
@@ -304,10 +304,12 @@ DATABASE_URL=postgres://smsgw@localhost/smsgw
 # Log format: text or json.
 #SMSGW_LOG_FORMAT=text
 
-# Secret of HMAC-SHA256(pepper, api key), at least 16 bytes (required). Changing it
-# invalidates every API key.
-SMSGW_KEY_PEPPER=change-me-to-32-random-bytes
-# Key that signs admin sessions and the agents' broker credentials (HS256).
+# Secret of HMAC-SHA256(pepper, api key), at least 32 random bytes (required; the API
+# refuses to start with this placeholder): openssl rand -hex 32. Changing it invalidates
+# every API key.
+SMSGW_KEY_PEPPER=change-me-to-the-output-of-openssl-rand-hex-32
+# Key that signs admin sessions and the agents' broker credentials (HS256), at least 32
+# random bytes: openssl rand -hex 32.
 #SMSGW_JWT_SECRET=
 # Hours an admin session (JWT) lasts.
 #SMSGW_ADMIN_SESSION_HOURS=12

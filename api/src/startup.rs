@@ -9,19 +9,20 @@ use tokio::net::TcpListener;
 
 use crate::{
     MIGRATOR,
-    config::ServeConfig,
-    domain::api_key::{KeyPepper, PepperError},
+    config::{Secret, ServeConfig},
+    domain::api_key::KeyPepper,
     http::{self, AppState},
     jobs,
     mqtt::link::{BrokerStatus, Link, LinkError, LinkSettings},
+    secrets::{self, WeakSecret},
 };
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The pepper is unusable.
-    #[error("SMSGW_KEY_PEPPER: {0}")]
-    Pepper(#[from] PepperError),
+    /// A secret setting is weak (it names itself).
+    #[error(transparent)]
+    WeakSecret(#[from] WeakSecret),
     /// The database URL is unusable.
     #[error("DATABASE_URL: {0}")]
     Database(#[from] sqlx::Error),
@@ -40,6 +41,9 @@ pub enum StartupError {
         source: std::io::Error,
     },
 }
+
+/// The setting that holds the key of admin sessions.
+pub const JWT_SECRET_VARIABLE: &str = "SMSGW_JWT_SECRET";
 
 /// A bound, not yet serving, API server.
 pub struct Application {
@@ -73,12 +77,25 @@ pub fn pool(config: &ServeConfig) -> Result<PgPool, sqlx::Error> {
         .connect_lazy(config.database.database_url.expose())
 }
 
+/// The key pepper and the admin session key (unset or empty: the admin API is off), each
+/// refused when weak.
+fn checked_secrets(config: &ServeConfig) -> Result<(KeyPepper, Option<Secret>), WeakSecret> {
+    let pepper = KeyPepper::new(config.pepper.key_pepper.expose())?;
+    let jwt_secret = config.jwt_secret.clone().filter(|s| !s.expose().is_empty());
+    if let Some(secret) = &jwt_secret {
+        secrets::check(JWT_SECRET_VARIABLE, secret.expose())?;
+    }
+    Ok((pepper, jwt_secret))
+}
+
 /// How long a pooled connection may sit idle before it is pinged on its way out.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 impl Application {
     /// Connects, migrates (unless `no_migrate`) and binds.
     pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
+        // A weak secret stops the start before anything else happens.
+        checked_secrets(&config)?;
         let db = pool(&config)?;
         if !config.no_migrate {
             MIGRATOR.run(&db).await?;
@@ -88,7 +105,7 @@ impl Application {
 
     /// Binds with an existing pool (no migration).
     pub async fn build_with_pool(config: &ServeConfig, db: PgPool) -> Result<Self, StartupError> {
-        let pepper = KeyPepper::new(config.pepper.key_pepper.expose())?;
+        let (pepper, jwt_secret) = checked_secrets(config)?;
         let mqtt = LinkSettings::from_args(&config.mqtt, config.jwt_secret.as_ref())?;
         if mqtt.is_none() {
             tracing::warn!("SMSGW_MQTT_URL is not set: messages are stored but not sent");
@@ -99,7 +116,7 @@ impl Application {
             pepper: Arc::new(pepper),
             region: config.default_region,
             metrics: http::metrics::handle(),
-            jwt_secret: config.jwt_secret.clone().filter(|s| !s.expose().is_empty()),
+            jwt_secret,
             default_rate_limit: config.default_rate_limit,
             admin_session: time::Duration::hours(i64::from(config.admin_session_hours.max(1))),
             broker: broker.clone(),

@@ -17,9 +17,9 @@ use smsgw_shared::ids::SiteId;
 use sqlx::PgPool;
 
 /// The pepper every test app uses.
-pub const PEPPER: &str = "test-pepper-0123456789abcdef";
+pub const PEPPER: &str = "test-pepper-5f1c9a2e7b3d8046e1a9c7f2b4d6e803";
 /// The JWT secret every test app uses.
-pub const JWT_SECRET: &str = "test-jwt-secret";
+pub const JWT_SECRET: &str = "test-jwt-secret-8d2f6b1e9a4c7035f2e8b1d4";
 
 fn init_test_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
