@@ -76,9 +76,17 @@ pub enum KeysCommand {
         /// Messages per minute.
         #[arg(long, env = "SMSGW_DEFAULT_RATE_LIMIT", default_value_t = DEFAULT_RATE_LIMIT)]
         rate_limit: u32,
-        /// Site that messages of this key go to when they name none.
+        /// A site the key may use (repeat for several; default: every site). With one
+        /// site, messages naming none go there.
+        #[arg(long = "site", value_name = "SITE")]
+        sites: Vec<String>,
+        /// Site that messages of this key go to when they name none (one of --site).
         #[arg(long)]
-        site: Option<String>,
+        default_site: Option<String>,
+        /// What the key may do: send, read, inbound, sites (repeat or separate with
+        /// commas; default: all of them).
+        #[arg(long = "permission", value_name = "PERMISSION", value_delimiter = ',')]
+        permissions: Vec<String>,
         #[command(flatten)]
         pepper: PepperArgs,
     },

@@ -40,7 +40,11 @@ use super::{
     messages::message_body,
 };
 use crate::{
-    domain::{FieldError, new_message::NewMessage},
+    domain::{
+        FieldError,
+        key_scope::{Permission, Sites},
+        new_message::NewMessage,
+    },
     store::{
         self,
         idempotency::{Claim, Ticket},
@@ -294,7 +298,13 @@ async fn in_one_transaction(
         .zip(&mut answers)
         .map(
             |(s, answer)| match auth::admit(records.get(&s.key_hash).cloned()) {
-                Ok(key) => Some(key),
+                Ok(key) => {
+                    // A valid key without `send` is refused, with its budget shown.
+                    if let Err(e) = key.require(Permission::Send) {
+                        *answer = Some(Err(e));
+                    }
+                    Some(key)
+                }
                 Err(e) => {
                     *answer = Some(Err(e));
                     None
@@ -308,6 +318,7 @@ async fn in_one_transaction(
         .iter()
         .zip(&keys)
         .enumerate()
+        .filter(|(i, _)| answers[*i].is_none())
         .filter_map(|(i, (s, key))| {
             let (idempotency_key, hash) = s.idempotency.as_ref()?;
             Some((
@@ -452,9 +463,10 @@ async fn in_one_transaction(
         .collect())
 }
 
-/// The site of each candidate: its own if registered, else its key's default, else the
-/// router's choice, asked once for the batch (concurrent requests would all see the same
-/// queue lengths anyway).
+/// The site of each candidate: its own if the key may use it and it is registered, else
+/// its key's default, else the router's choice among the key's sites, asked once per
+/// distinct set of sites in the batch (concurrent requests would all see the same queue
+/// lengths anyway).
 async fn choose_sites(
     conn: &mut PgConnection,
     candidates: &[Candidate<'_>],
@@ -471,26 +483,36 @@ async fn choose_sites(
             .into_iter()
             .collect()
     };
-    let needs_router = candidates
-        .iter()
-        .any(|c| c.message.site.is_none() && c.key.default_site.is_none());
-    let routed = if needs_router {
-        store::sites::pick_for_routing(conn).await?
-    } else {
-        None
-    };
+    let mut routed: HashMap<&Sites, Option<String>> = HashMap::new();
+    for c in candidates {
+        let scope = &c.key.scope;
+        if c.message.site.is_none()
+            && scope.default_site.is_none()
+            && !routed.contains_key(&scope.sites)
+        {
+            let site = store::sites::pick_for_routing(conn, scope.sites.as_list()).await?;
+            routed.insert(&scope.sites, site);
+        }
+    }
     Ok(candidates
         .iter()
         .map(|c| match &c.message.site {
-            Some(site) if registered.contains(site.as_str()) => Ok(site.to_string()),
-            Some(site) => Err(ApiError::InvalidBody(FieldError::unknown_site(
-                site.as_str(),
-            ))),
+            Some(site) => {
+                c.key.require_site(site.as_str())?;
+                if registered.contains(site.as_str()) {
+                    Ok(site.to_string())
+                } else {
+                    Err(ApiError::InvalidBody(FieldError::unknown_site(
+                        site.as_str(),
+                    )))
+                }
+            }
             None => c
                 .key
+                .scope
                 .default_site
                 .clone()
-                .or_else(|| routed.clone())
+                .or_else(|| routed.get(&c.key.scope.sites).cloned().flatten())
                 .ok_or(ApiError::NoSite),
         })
         .collect())

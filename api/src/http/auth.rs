@@ -21,7 +21,10 @@ use sqlx::PgPool;
 
 use super::{AppState, error::ApiError};
 use crate::{
-    domain::api_key::ApiKeySecret,
+    domain::{
+        api_key::ApiKeySecret,
+        key_scope::{KeyScope, Permission},
+    },
     store::{self, keys::KeyRecord, messages::Viewer, rate_limit::RateLimitStatus},
 };
 
@@ -34,16 +37,37 @@ pub struct AuthenticatedKey {
     pub prefix: String,
     /// Messages per minute.
     pub rate_limit: i32,
-    /// Where its messages go when they name no site.
-    pub default_site: Option<String>,
+    /// Its sites, default site and permissions.
+    pub scope: KeyScope,
 }
 
 impl AuthenticatedKey {
-    /// The key as a viewer of messages.
+    /// Refuses the request (403 `permission_denied`) unless the key has `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.scope.allows(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::PermissionDenied(permission))
+        }
+    }
+
+    /// Refuses a site the key may not use (403 `site_not_allowed`), whether it exists or
+    /// not: a scoped key learns nothing about other sites.
+    pub fn require_site(&self, site: &str) -> Result<(), ApiError> {
+        if self.scope.sites.contains(site) {
+            Ok(())
+        } else {
+            Err(ApiError::SiteNotAllowed(site.to_owned()))
+        }
+    }
+
+    /// The key as a viewer of messages: those it sent (with `read`) and the inbound SMS
+    /// of its sites (with `inbound`).
     pub fn viewer(&self) -> Viewer {
         Viewer {
             key_id: self.id,
-            default_site: self.default_site.clone(),
+            own: self.scope.allows(Permission::Read),
+            inbound: self.scope.inbound_sites(),
         }
     }
 }
@@ -82,10 +106,10 @@ pub fn admit(record: Option<KeyRecord>) -> Result<AuthenticatedKey, ApiError> {
         return Err(ApiError::RevokedApiKey);
     }
     Ok(AuthenticatedKey {
+        scope: record.scope(),
         id: record.id,
         prefix: record.prefix,
         rate_limit: record.rate_limit,
-        default_site: record.default_site,
     })
 }
 

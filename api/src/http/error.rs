@@ -11,7 +11,7 @@ use axum::{
 use serde::Serialize;
 
 use crate::{
-    domain::FieldError,
+    domain::{FieldError, key_scope::Permission},
     store::{StoreError, rate_limit::RateLimitStatus},
 };
 
@@ -45,6 +45,12 @@ pub enum ApiError {
     /// The presented key was revoked.
     #[error("the API key has been revoked")]
     RevokedApiKey,
+    /// The key lacks the permission this request needs.
+    #[error("this API key does not have the `{0}` permission")]
+    PermissionDenied(Permission),
+    /// The key may not use this site.
+    #[error("this API key may not use site {0:?}")]
+    SiteNotAllowed(String),
     /// The admin API needs SMSGW_JWT_SECRET.
     #[error("the admin API is disabled: SMSGW_JWT_SECRET is not set")]
     AdminDisabled,
@@ -180,6 +186,16 @@ impl ApiError {
                 "revoked_api_key",
                 "Revoked API key",
             ),
+            ApiError::PermissionDenied(_) => (
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                "Permission denied",
+            ),
+            ApiError::SiteNotAllowed(_) => (
+                StatusCode::FORBIDDEN,
+                "site_not_allowed",
+                "Site not allowed",
+            ),
             ApiError::AdminDisabled => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "admin_disabled",
@@ -248,6 +264,7 @@ impl ApiError {
                 e.detail.clone(),
                 (!e.field.is_empty()).then(|| e.field.clone()),
             ),
+            ApiError::SiteNotAllowed(_) => (self.to_string(), Some("site".to_owned())),
             ApiError::Database(e) if is_unavailable(e) => (UNAVAILABLE_DETAIL.to_owned(), None),
             ApiError::DatabaseUnavailable(_) => (UNAVAILABLE_DETAIL.to_owned(), None),
             ApiError::Database(_) | ApiError::Internal(_) => (
@@ -272,6 +289,7 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownSite(site) => ApiError::InvalidBody(FieldError::unknown_site(&site)),
             StoreError::AlreadyExists(what) => ApiError::AlreadyExists(what),
             StoreError::NotFound(_) => ApiError::NotFound("resource"),
+            StoreError::Invalid(e) => ApiError::InvalidBody(e),
             StoreError::Database(e) => ApiError::Database(e),
         }
     }

@@ -30,6 +30,7 @@ use crate::{
     domain::{
         FieldError,
         cursor::Cursor,
+        key_scope::Permission,
         listing::{ListFilter, ListQuery},
         new_message::{NewMessage, SendMessageRequest},
     },
@@ -244,6 +245,7 @@ pub fn message_body(row: MessageRow) -> Result<Value, serde_json::Error> {
         (status = 200, description = "Replay of an earlier answer (Idempotent-Replayed: true)", body = MessageView),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `send` (`permission_denied`), or the site named is not one of the key's (`site_not_allowed`, `field` = `site`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No site is registered", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not sent as JSON", body = Problem, content_type = "application/problem+json"),
@@ -313,6 +315,16 @@ pub async fn create(
     Ok(response)
 }
 
+/// The key as a reader of messages; a key that may read neither its own messages nor any
+/// inbound SMS is refused (403 `permission_denied`).
+fn reader(key: &AuthenticatedKey) -> Result<store::messages::Viewer, ApiError> {
+    let viewer = key.viewer();
+    if !viewer.own && viewer.inbound.is_none() {
+        return Err(ApiError::PermissionDenied(Permission::Read));
+    }
+    Ok(viewer)
+}
+
 /// `GET /api/v1/messages`: the key's messages, filtered, newest first.
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "messages", security(("api_key" = []), ("bearer" = [])),
@@ -321,6 +333,7 @@ pub async fn create(
         (status = 200, description = "A page of messages", body = MessageList),
         (status = 400, description = "Unknown status or direction, bad date, limit over 500, foreign cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key has neither `read` nor `inbound` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -332,7 +345,7 @@ pub async fn list(
         ApiError::InvalidRequest(FieldError::new("invalid_query", "", e.body_text()))
     })?;
     let filter = ListFilter::parse(query, state.region).map_err(ApiError::InvalidRequest)?;
-    let mut rows = store::messages::list_visible(&state.db, &key.viewer(), &filter).await?;
+    let mut rows = store::messages::list_visible(&state.db, &reader(&key)?, &filter).await?;
     let limit = usize::try_from(filter.limit).unwrap_or(usize::MAX);
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
@@ -361,6 +374,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The message and its history", body = MessageView),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key has neither `read` nor `inbound` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message, or not one this key may see", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -371,7 +385,7 @@ pub async fn get(
 ) -> Result<Json<MessageView>, ApiError> {
     // An id that is not a UUID names no message: the same 404 as another key's message.
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
-    let row = store::messages::find_visible(&state.db, &key.viewer(), id)
+    let row = store::messages::find_visible(&state.db, &reader(&key)?, id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     let history = store::messages::history(&state.db, id).await?;
@@ -388,6 +402,7 @@ pub async fn get(
         (status = 200, description = "Canceled (also when it already was)", body = MessageView),
         (status = 202, description = "The branch may already hold it: a cancel command is on its way, and the message becomes `canceled`, or `sending` when it was too late; its history shows `cancel_requested`", body = MessageView),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `send` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message, or not one this key may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already with a modem or finished", body = Problem, content_type = "application/problem+json"),
     )
@@ -400,6 +415,7 @@ pub async fn cancel(
     Extension(key): Extension<AuthenticatedKey>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    key.require(Permission::Send)?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
     let mut tx = state.db.begin().await?;
     let status = store::messages::lock_owned(&mut tx, key.id, id)

@@ -23,7 +23,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     middleware,
-    routing::{get, post},
+    routing::{get, patch, post},
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use smsgw_shared::phone::Region;
@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/keys",
             get(admin::list_keys).post(admin::create_key),
         )
+        .route("/api/v1/admin/keys/{prefix}", patch(admin::update_key))
         .route(
             "/api/v1/admin/keys/{prefix}/revoke",
             post(admin::revoke_key),

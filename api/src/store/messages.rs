@@ -1,6 +1,6 @@
-//! Messages and their status history. Every list and lookup is scoped to the asking key:
-//! a key sees the messages it sent, and the inbound messages of its default site (of
-//! every site when it has none).
+//! Messages and their status history. Every list and lookup is scoped to the asking key
+//! ([`Viewer`]): a key sees the messages it sent (with the `read` permission) and the
+//! inbound messages of its sites (with `inbound`; see [`crate::domain::key_scope`]).
 
 use std::collections::HashMap;
 
@@ -10,15 +10,28 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{listing::ListFilter, new_message::NewMessage};
+use crate::domain::{key_scope::Sites, listing::ListFilter, new_message::NewMessage};
 
-/// Who is asking: the key and its default site.
+/// Who is asking, and what they may see.
 #[derive(Debug, Clone)]
 pub struct Viewer {
     /// The key's row id.
     pub key_id: i64,
-    /// The key's default site.
-    pub default_site: Option<String>,
+    /// Whether it sees the messages it sent.
+    pub own: bool,
+    /// The sites whose inbound messages it sees; `None`: none at all.
+    pub inbound: Option<Sites>,
+}
+
+impl Viewer {
+    /// Whether it sees inbound messages, and of which sites (`None`: every site), as the
+    /// queries take them.
+    fn inbound_params(&self) -> (bool, Option<Vec<String>>) {
+        match &self.inbound {
+            None => (false, None),
+            Some(sites) => (true, sites.as_list().map(<[String]>::to_vec)),
+        }
+    }
 }
 
 /// A message row: the columns of `messages`, as the migrations define them.
@@ -264,15 +277,19 @@ pub async fn find_visible(
     viewer: &Viewer,
     id: Uuid,
 ) -> Result<Option<MessageRow>, sqlx::Error> {
+    let (inbound, sites) = viewer.inbound_params();
     sqlx::query_as!(
         MessageRow,
         r#"SELECT * FROM messages m
            WHERE m.id = $1
-             AND (m.owner_key_id = $2
-                  OR (m.direction = 'inbound' AND ($3::text IS NULL OR m.site_id = $3)))"#,
+             AND (($3 AND m.owner_key_id = $2)
+                  OR ($4 AND m.direction = 'inbound'
+                      AND ($5::text[] IS NULL OR m.site_id = ANY($5))))"#,
         id,
         viewer.key_id,
-        viewer.default_site,
+        viewer.own,
+        inbound,
+        sites as _,
     )
     .fetch_optional(db)
     .await
@@ -285,11 +302,13 @@ pub async fn list_visible(
     viewer: &Viewer,
     filter: &ListFilter,
 ) -> Result<Vec<MessageRow>, sqlx::Error> {
+    let (inbound, sites) = viewer.inbound_params();
     sqlx::query_as!(
         MessageRow,
         r#"SELECT * FROM messages m
-           WHERE (m.owner_key_id = $1
-                  OR (m.direction = 'inbound' AND ($2::text IS NULL OR m.site_id = $2)))
+           WHERE (($13 AND m.owner_key_id = $1)
+                  OR ($14 AND m.direction = 'inbound'
+                      AND ($2::text[] IS NULL OR m.site_id = ANY($2))))
              AND ($3::text IS NULL OR m.direction = $3)
              AND ($4::text IS NULL OR m.status = $4)
              AND ($5::text IS NULL OR m.phone = $5)
@@ -300,7 +319,7 @@ pub async fn list_visible(
            ORDER BY m.created_at DESC, m.id DESC
            LIMIT $11 OFFSET $12"#,
         viewer.key_id,
-        viewer.default_site,
+        sites as _,
         filter.direction.map(|d| d.as_str()),
         filter.status.map(|s| s.as_str()),
         filter.phone.as_ref().map(|p| p.as_str()),
@@ -311,6 +330,8 @@ pub async fn list_visible(
         filter.cursor.map(|c| c.id),
         filter.limit + 1,
         filter.offset,
+        viewer.own,
+        inbound,
     )
     .fetch_all(db)
     .await

@@ -11,6 +11,8 @@ pub mod messages;
 pub mod rate_limit;
 pub mod sites;
 
+use crate::domain::FieldError;
+
 /// Why a storage operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -23,6 +25,9 @@ pub enum StoreError {
     /// The thing to change does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A value is invalid (a field of what was asked for).
+    #[error("{0}")]
+    Invalid(FieldError),
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),

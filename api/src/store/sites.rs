@@ -115,26 +115,35 @@ pub async fn registered(
         .await
 }
 
-/// The site for a message that names none and whose key has no default: the only site,
-/// else an online site with the shortest queue, else (all offline) the shortest queue —
-/// an offline branch never rejects a message, it waits queued. `None`: no site at all.
-pub async fn pick_for_routing(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
+/// The site for a message that names none and whose key has no default, among `allowed`
+/// (`None`: every site): the only one, else an online one with the shortest queue, else
+/// (all offline) the shortest queue — an offline branch never rejects a message, it waits
+/// queued. `None`: no site at all.
+pub async fn pick_for_routing(
+    conn: &mut PgConnection,
+    allowed: Option<&[String]>,
+) -> Result<Option<String>, sqlx::Error> {
     // The common case, one site, needs no queue lengths.
-    let ids = sqlx::query_scalar!("SELECT id FROM sites ORDER BY id LIMIT 2")
-        .fetch_all(&mut *conn)
-        .await?;
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM sites WHERE $1::text[] IS NULL OR id = ANY($1) ORDER BY id LIMIT 2",
+        allowed as _
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     if ids.len() < 2 {
         return Ok(ids.into_iter().next());
     }
     sqlx::query_scalar!(
         r#"SELECT s.id
            FROM sites s
+           WHERE $1::text[] IS NULL OR s.id = ANY($1)
            ORDER BY (s.presence = 'online') DESC,
                     (SELECT count(*) FROM messages m
                       WHERE m.site_id = s.id
                         AND m.status IN ('pending', 'queued', 'dispatched', 'accepted', 'sending')),
                     s.id
            LIMIT 1"#,
+        allowed as _
     )
     .fetch_optional(conn)
     .await

@@ -105,6 +105,71 @@ async fn an_operator_bootstraps_a_deployment_with_the_commands() {
         &["keys", "create", "--name", "x", "--rate-limit", "0"],
     );
 
+    // A key of two sites that may only send: a third site and reading are refused.
+    ok(&db_url, &["sites", "create", "--id", "lyon"]);
+    ok(&db_url, &["sites", "create", "--id", "nice"]);
+    let scoped = ok(
+        &db_url,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "branches",
+            "--site",
+            "paris",
+            "--site",
+            "lyon",
+            "--permission",
+            "send",
+        ],
+    );
+    let scoped = scoped.trim();
+    let r = app
+        .send(
+            scoped,
+            &json!({"phone": "+33612345678", "content": "x", "site": "nice"}),
+        )
+        .await;
+    assert_problem(r, 403, "site_not_allowed", Some("site")).await;
+    let r = app
+        .send(
+            scoped,
+            &json!({"phone": "+33612345678", "content": "x", "site": "lyon"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .get(scoped, "/api/v1/messages")
+        .send()
+        .await
+        .expect("list");
+    assert_problem(r, 403, "permission_denied", None).await;
+    let listed = ok(&db_url, &["keys", "list"]);
+    assert!(listed.contains("lyon,paris\tsend\t"), "{listed}");
+    assert!(
+        listed.contains("\tparis\tparis\tsend,read,inbound,sites\t"),
+        "{listed}"
+    );
+    let refused = fails(
+        &db_url,
+        &["keys", "create", "--name", "x", "--permission", "admin"],
+    );
+    assert!(refused.contains("--permission"), "{refused}");
+    let refused = fails(
+        &db_url,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--site",
+            "paris",
+            "--default-site",
+            "lyon",
+        ],
+    );
+    assert!(refused.contains("--default-site"), "{refused}");
+
     ok(&db_url, &["keys", "revoke", &key[..16]]);
     fails(&db_url, &["keys", "revoke", "sk_live_nothere0"]);
     let r = app

@@ -9,7 +9,7 @@ use serde_json::Value;
 use smsgw_api::{
     commands::hash_password,
     config::{Secret, ServeConfig},
-    domain::api_key::KeyPepper,
+    domain::{api_key::KeyPepper, key_scope::KeyScope},
     startup::Application,
     store,
 };
@@ -108,11 +108,21 @@ impl TestApp {
             .expect("set presence");
     }
 
-    /// Creates an API key; returns the key.
+    /// Creates an API key that may use every site and do everything, whose messages go to
+    /// `site` when they name none; returns the key.
     pub async fn create_key(&self, rate_limit: u32, site: Option<&str>) -> String {
-        let pepper = KeyPepper::new(PEPPER).expect("pepper");
         let site: Option<SiteId> = site.map(|s| s.parse().expect("site id"));
-        let (secret, _) = store::keys::create(&self.db, &pepper, "test", rate_limit, site.as_ref())
+        self.create_scoped_key(
+            rate_limit,
+            KeyScope::unrestricted(site.map(|s| s.to_string())),
+        )
+        .await
+    }
+
+    /// Creates an API key with this scope; returns the key.
+    pub async fn create_scoped_key(&self, rate_limit: u32, scope: KeyScope) -> String {
+        let pepper = KeyPepper::new(PEPPER).expect("pepper");
+        let (secret, _) = store::keys::create(&self.db, &pepper, "test", rate_limit, &scope)
             .await
             .expect("create key");
         secret.expose().to_owned()

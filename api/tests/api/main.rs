@@ -12,6 +12,7 @@ mod helpers;
 mod housekeeping;
 mod idempotency;
 mod ingest;
+mod key_scopes;
 mod messages_cancel;
 mod messages_list;
 mod messages_send;
