@@ -197,6 +197,16 @@ pub struct ServeConfig {
     /// Hours an admin session lasts.
     #[arg(long, env = "SMSGW_ADMIN_SESSION_HOURS", default_value_t = 12)]
     pub admin_session_hours: u32,
+    /// Admin password checks (argon2id, ~19 MiB each) that may run at once; a login
+    /// beyond them is answered 503 login_busy.
+    #[arg(long, env = "SMSGW_LOGIN_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub login_concurrency: u32,
+    /// Reverse proxies or load balancers in front of the API whose X-Forwarded-For
+    /// entries are trusted for the client address (1 behind one ALB or nginx; 0: the TCP
+    /// peer is the client).
+    #[arg(long, env = "SMSGW_TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: u8,
 }
 
 impl ServeConfig {
@@ -218,6 +228,8 @@ impl ServeConfig {
             jwt_secret: None,
             default_rate_limit: DEFAULT_RATE_LIMIT,
             admin_session_hours: 12,
+            login_concurrency: 4,
+            trusted_proxy_hops: 0,
         }
     }
 }
@@ -321,6 +333,11 @@ SMSGW_KEY_PEPPER=change-me-to-the-output-of-openssl-rand-hex-32
 #SMSGW_JWT_SECRET=
 # Hours an admin session (JWT) lasts.
 #SMSGW_ADMIN_SESSION_HOURS=12
+# Admin password checks (argon2id, ~19 MiB each) at once; more logins get 503.
+#SMSGW_LOGIN_CONCURRENCY=4
+# Proxies in front whose X-Forwarded-For entries are trusted (failed logins are counted
+# per client address): 1 behind one load balancer or nginx, 0 when clients connect directly.
+#SMSGW_TRUSTED_PROXY_HOPS=0
 # Region for phone numbers written in national form (ISO 3166-1 alpha-2).
 #SMSGW_DEFAULT_REGION=
 # Rate limit of new keys, messages per minute.

@@ -5,7 +5,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use sqlx::{Connection, PgPool, postgres::PgPoolOptions};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 
 use crate::{
     MIGRATOR,
@@ -121,6 +121,8 @@ impl Application {
             admin_session: time::Duration::hours(i64::from(config.admin_session_hours.max(1))),
             broker: broker.clone(),
             accept: http::accept::Accepter::start(db.clone()),
+            password_checks: Arc::new(Semaphore::new(config.login_concurrency.max(1) as usize)),
+            trusted_proxy_hops: config.trusted_proxy_hops,
         };
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -173,9 +175,14 @@ impl Application {
             ),
             _ => None,
         };
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The peer address reaches handlers (failed logins are counted per client).
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         housekeeping.abort();
         if let Some(link) = link {
             link.stop().await;

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod cursor;
 pub mod key_scope;
 pub mod listing;
+pub mod lockout;
 pub mod new_message;
 
 /// One refused input value: a stable machine-readable `code`, the offending `field` and a

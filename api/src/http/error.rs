@@ -57,6 +57,20 @@ pub enum ApiError {
     /// Wrong user name or password.
     #[error("wrong user name or password")]
     InvalidCredentials,
+    /// Too many failed logins for this user name or client address.
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    TooManyAttempts {
+        /// Seconds until the lock-out ends.
+        retry_after_secs: u64,
+    },
+    /// Every password check slot is taken.
+    #[error("too many logins at once; try again in a moment")]
+    LoginBusy,
+    /// A cookie-authenticated unsafe request without the session's CSRF token.
+    #[error(
+        "a request made with the session cookie must send the session's csrf_token (from the login answer) in X-CSRF-Token"
+    )]
+    CsrfRequired,
     /// No admin session was presented.
     #[error(
         "an admin session is required: log in at /api/v1/auth/login and send the token as Authorization: Bearer"
@@ -127,6 +141,9 @@ const UNAVAILABLE: (StatusCode, &str, &str) = (
 const UNAVAILABLE_DETAIL: &str = "the database is out of reach; nothing was stored, try again";
 /// `Retry-After` of a [`UNAVAILABLE`] answer, in seconds.
 const UNAVAILABLE_RETRY_SECS: u32 = 1;
+
+/// `Retry-After` of a `login_busy` answer, in seconds.
+const LOGIN_BUSY_RETRY_SECS: u32 = 1;
 
 /// Whether `e` means the database could not be reached (no connection in time, the
 /// connection broke, the server is shutting down or full), as opposed to a statement it
@@ -205,6 +222,21 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "Invalid credentials",
+            ),
+            ApiError::TooManyAttempts { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed logins",
+            ),
+            ApiError::LoginBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "login_busy",
+                "Too many logins at once",
+            ),
+            ApiError::CsrfRequired => (
+                StatusCode::FORBIDDEN,
+                "csrf_required",
+                "CSRF token required",
             ),
             ApiError::MissingSession => (
                 StatusCode::UNAUTHORIZED,
@@ -319,6 +351,17 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(rate.reset_after_secs),
                 );
                 response.extensions_mut().insert(*rate);
+            }
+            ApiError::TooManyAttempts { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::LoginBusy => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(LOGIN_BUSY_RETRY_SECS),
+                );
             }
             ApiError::Database(_) | ApiError::DatabaseUnavailable(_)
                 if status == StatusCode::SERVICE_UNAVAILABLE =>

@@ -78,6 +78,10 @@ fn describe() {
         "Cancel requests for messages an agent may hold"
     );
     describe_counter!(
+        "smsgw_admin_logins_total",
+        "Admin logins by outcome: ok, refused (wrong user name or password), locked (too many failures), busy (every password check slot taken)"
+    );
+    describe_counter!(
         "smsgw_rate_limited_total",
         "Requests refused by a key's rate limit"
     );

@@ -8,6 +8,7 @@
 pub mod accept;
 pub mod admin;
 pub mod auth;
+pub mod client_addr;
 pub mod error;
 pub mod health;
 pub mod json;
@@ -28,6 +29,7 @@ use axum::{
 use metrics_exporter_prometheus::PrometheusHandle;
 use smsgw_shared::phone::Region;
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -55,6 +57,10 @@ pub struct AppState {
     pub broker: Option<Arc<BrokerStatus>>,
     /// Stores sent messages in shared transactions (group commit).
     pub accept: accept::Accepter,
+    /// Password checks (argon2id, ~19 MiB each) that may run at once.
+    pub password_checks: Arc<Semaphore>,
+    /// Proxies in front whose `X-Forwarded-For` entries are trusted.
+    pub trusted_proxy_hops: u8,
 }
 
 /// All routes of the API.
@@ -83,16 +89,20 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/sites",
             get(admin::list_sites).post(admin::create_site),
         )
+        .route("/api/v1/auth/logout", post(session::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             session::require_admin,
-        ));
+        ))
+        .route("/api/v1/auth/login", post(session::login))
+        // Forms of other sites cannot send JSON without asking first (CORS): what a
+        // session can do takes JSON bodies only.
+        .route_layer(middleware::from_fn(json::require_json_body));
     Router::new()
         .merge(with_key)
         // Sending checks its key itself, with the batch that stores it (see `accept.rs`).
         .route("/api/v1/messages", post(messages::create))
         .merge(with_session)
-        .route("/api/v1/auth/login", post(session::login))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/health", get(health::api_health))

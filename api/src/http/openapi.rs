@@ -28,6 +28,7 @@ use crate::domain::new_message::SendMessageRequest;
         health::api_health,
         metrics::render,
         session::login,
+        session::logout,
         admin::list_keys,
         admin::create_key,
         admin::update_key,

@@ -7,8 +7,10 @@ pub mod dispatch;
 pub mod events;
 pub mod idempotency;
 pub mod keys;
+pub mod logins;
 pub mod messages;
 pub mod rate_limit;
+pub mod sessions;
 pub mod sites;
 
 use crate::domain::FieldError;

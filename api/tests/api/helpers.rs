@@ -31,6 +31,7 @@ fn init_test_logs() {
 }
 
 /// A running app on its own database.
+#[derive(Clone)]
 pub struct TestApp {
     /// `http://127.0.0.1:port`.
     pub address: String,

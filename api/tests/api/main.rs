@@ -13,6 +13,7 @@ mod housekeeping;
 mod idempotency;
 mod ingest;
 mod key_scopes;
+mod login;
 mod messages_cancel;
 mod messages_list;
 mod messages_send;
