@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod cursor;
+pub mod health;
 pub mod key_scope;
 pub mod listing;
 pub mod lockout;

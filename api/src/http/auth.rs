@@ -22,7 +22,7 @@ use sqlx::PgPool;
 use super::{AppState, error::ApiError};
 use crate::{
     domain::{
-        api_key::ApiKeySecret,
+        api_key::{ApiKeySecret, KEY_PREFIX},
         key_scope::{KeyScope, Permission},
     },
     store::{self, keys::KeyRecord, messages::Viewer, rate_limit::RateLimitStatus},
@@ -72,13 +72,18 @@ impl AuthenticatedKey {
     }
 }
 
-/// The presented key text, from `X-API-Key` or `Authorization: Bearer`.
+/// The presented key text, from `X-API-Key` or `Authorization: Bearer`. An empty
+/// `X-API-Key` (what a monitoring template sends when its key macro is left empty) counts
+/// as none.
 fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     if let Some(value) = headers.get("x-api-key") {
-        return value
+        let key = value
             .to_str()
             .map(str::trim)
-            .map_err(|_| ApiError::InvalidApiKey);
+            .map_err(|_| ApiError::InvalidApiKey)?;
+        if !key.is_empty() {
+            return Ok(key);
+        }
     }
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| ApiError::InvalidApiKey)?;
@@ -89,6 +94,22 @@ fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
         return Ok(token.trim());
     }
     Err(ApiError::MissingApiKey)
+}
+
+/// Whether these headers present an API key at all (valid or not): a non-empty
+/// `X-API-Key`, or a bearer token shaped like a key (other bearer tokens are sessions).
+pub fn presents_key(headers: &HeaderMap) -> bool {
+    let bearer_key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && token.trim().starts_with(KEY_PREFIX)
+        });
+    let header_key = headers
+        .get("x-api-key")
+        .is_some_and(|v| !v.as_bytes().trim_ascii().is_empty());
+    bearer_key || header_key
 }
 
 /// The HMAC of the presented key. A missing or malformed key is refused here, without
@@ -119,7 +140,12 @@ pub async fn find_key(state: &AppState, hash: Vec<u8>) -> Result<AuthenticatedKe
     admit(found.remove(&hash))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthenticatedKey, ApiError> {
+/// The valid key these headers present (401 for a missing, malformed, unknown or revoked
+/// one).
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<AuthenticatedKey, ApiError> {
     let hash = presented_hash(state, headers)?;
     find_key(state, hash).await
 }

@@ -12,7 +12,10 @@ use axum::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use smsgw_shared::wire::ModemHealth;
+
 use super::AppState;
+use crate::domain::health::modem_is_up;
 
 /// Bounds of the request duration histogram, in seconds.
 const DURATION_BUCKETS: &[f64] = &[
@@ -212,21 +215,21 @@ async fn fleet_gauges(db: &sqlx::PgPool) {
         gauge!("smsgw_site_queue", "site" => site.id).set(site.queue as f64);
     }
     for modem in modems {
-        let field = |name: &str| modem.state.get(name);
-        let up = field("registered").and_then(|v| v.as_bool()) == Some(true)
-            && field("circuit").and_then(|v| v.as_str()) == Some("closed")
-            && field("sim").and_then(|v| v.as_str()) == Some("ready");
         let labels = [("site", modem.site_id.clone()), ("modem", modem.id.clone())];
-        gauge!("smsgw_modem_up", &labels).set(if up { 1.0 } else { 0.0 });
-        if let Some(queue) = field("queue").and_then(|v| v.as_f64()) {
-            gauge!("smsgw_modem_queue", &labels).set(queue);
+        // A state that does not read as a modem's health (written by another version)
+        // counts as down, with no other gauge.
+        let Ok(health) = serde_json::from_value::<ModemHealth>(modem.state) else {
+            gauge!("smsgw_modem_up", &labels).set(0.0);
+            continue;
+        };
+        let up = if modem_is_up(&health) { 1.0 } else { 0.0 };
+        gauge!("smsgw_modem_up", &labels).set(up);
+        gauge!("smsgw_modem_queue", &labels).set(f64::from(health.queue));
+        if let Some(bars) = health.signal.bars {
+            gauge!("smsgw_modem_signal_bars", &labels).set(f64::from(bars));
         }
-        let signal = field("signal");
-        if let Some(bars) = signal.and_then(|s| s.get("bars")).and_then(|v| v.as_f64()) {
-            gauge!("smsgw_modem_signal_bars", &labels).set(bars);
-        }
-        if let Some(rssi) = signal.and_then(|s| s.get("rssi")).and_then(|v| v.as_f64()) {
-            gauge!("smsgw_modem_rssi_dbm", &labels).set(rssi);
+        if let Some(rssi) = health.signal.rssi {
+            gauge!("smsgw_modem_rssi_dbm", &labels).set(f64::from(rssi));
         }
     }
 }

@@ -270,6 +270,11 @@ fn presented_session(headers: &HeaderMap) -> Option<Presented> {
         })
 }
 
+/// Whether these headers present an admin session token at all (valid or not).
+pub fn presents_session(headers: &HeaderMap) -> bool {
+    presented_session(headers).is_some()
+}
+
 /// Checks an admin session token's signature, audience and expiry.
 pub fn verify_session(secret: &str, token: &str) -> Result<AdminClaims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);

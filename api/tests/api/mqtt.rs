@@ -451,6 +451,25 @@ async fn a_message_travels_to_the_agent_and_its_events_come_back_confirmed() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
+        // Connected to the broker, the agent online and a modem up: healthy, in the
+        // original gateway's terms.
+        let r = app
+            .client
+            .get(format!("{}/api/health", app.address))
+            .send()
+            .await
+            .expect("health");
+        let (_, health) = status_json(r).await;
+        assert_eq!(
+            (health["status"].as_str(), health["broker"].as_str()),
+            (Some("healthy"), Some("connected")),
+            "{health}"
+        );
+        assert_eq!(
+            health["modem"],
+            json!({"connected": true, "signal_strength": 80, "network": "Orange F"})
+        );
+
         // Malformed payloads are dropped, counted and do not stop the loop.
         agent
             .publish(TopicKind::EventStatus, b"{not json".to_vec())
