@@ -1,12 +1,13 @@
 //! Prometheus metrics: a process-wide recorder (the `metrics` facade allows one), a
-//! middleware that counts requests by method, route template (never the raw path, which
-//! holds ids) and status, and the `/metrics` endpoint that renders them.
+//! middleware that counts requests by method (the standard ones, else `other`), route
+//! template (never the raw path, which holds ids) and status, and the `/metrics` endpoint
+//! that renders them.
 
 use std::{sync::OnceLock, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::header,
+    http::{Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -151,10 +152,27 @@ fn describe() {
     );
 }
 
+/// The method label of a request: one of the standard methods, else `other`, so that
+/// clients inventing methods cannot add series without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 /// Counts and times every request.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -162,7 +180,11 @@ pub async fn track(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status),
+    ];
     metrics::counter!("smsgw_http_requests_total", &labels).increment(1);
     metrics::histogram!("smsgw_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());

@@ -296,5 +296,32 @@ async fn metrics_use_route_templates_not_raw_paths() {
         "{text}"
     );
     assert!(!text.contains(&id), "no ids in labels");
+    // Invented methods count as `other`: they cannot add series without bound.
+    for invented in ["FROB", "XYZZY"] {
+        let method = reqwest::Method::from_bytes(invented.as_bytes()).expect("method");
+        app.client
+            .request(method, format!("{}/api/v1/messages", app.address))
+            .send()
+            .await
+            .expect("request");
+    }
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    assert!(!text.contains("FROB") && !text.contains("XYZZY"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("smsgw_http_requests_total{")
+                && l.contains("method=\"other\"")
+                && l.contains("route=\"/api/v1/messages\"")
+                && l.ends_with(" 2")),
+        "{text}"
+    );
     assert!(!text.contains("33612345678"), "no phone numbers in labels");
 }
