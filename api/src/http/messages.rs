@@ -53,8 +53,13 @@ pub struct MessageView {
     pub direction: String,
     /// Current status.
     pub status: String,
-    /// The other party, E.164.
+    /// The other party: E.164; for an inbound SMS a sender name such as `BANK` as given,
+    /// or what could be made of a sender the network garbled (see `sender_raw`).
     pub phone: String,
+    /// The sender of an inbound SMS exactly as the network gave it, when `phone` is not
+    /// exactly it (normalised to E.164, cut to 64 characters, or empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_raw: Option<String>,
     /// The text.
     pub content: String,
     /// Site it goes through.
@@ -151,6 +156,7 @@ impl From<MessageRow> for MessageView {
             direction: row.direction,
             status: row.status,
             phone: row.phone,
+            sender_raw: row.sender_raw,
             content: row.content,
             site: row.site_id,
             modem: row.modem_id,

@@ -102,6 +102,10 @@ fn describe() {
         "MQTT messages dropped because their topic or payload was invalid, by kind and reason"
     );
     describe_counter!(
+        "smsgw_dead_letters_total",
+        "Agent events kept as dead letters and acknowledged instead of applied, by kind and cause (refused by the database, or payload that does not decode)"
+    );
+    describe_counter!(
         "smsgw_mqtt_ingest_failed_total",
         "MQTT events not applied because the database failed (the agent publishes them again)"
     );

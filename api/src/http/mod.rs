@@ -9,6 +9,7 @@ pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod client_addr;
+pub mod dead_letters;
 pub mod error;
 pub mod health;
 pub mod json;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/sites",
             get(admin::list_sites).post(admin::create_site),
         )
+        .route("/api/v1/admin/dead-letters", get(dead_letters::list))
         .route("/api/v1/auth/logout", post(session::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, error::Problem, health, messages, metrics, session, sites};
+use super::{admin, dead_letters, error::Problem, health, messages, metrics, session, sites};
 use crate::domain::new_message::SendMessageRequest;
 
 /// The API description.
@@ -35,6 +35,7 @@ use crate::domain::new_message::SendMessageRequest;
         admin::revoke_key,
         admin::list_sites,
         admin::create_site,
+        dead_letters::list,
     ),
     components(schemas(
         SendMessageRequest,
@@ -59,6 +60,8 @@ use crate::domain::new_message::SendMessageRequest;
         admin::CreatedKey,
         admin::CreateSiteRequest,
         admin::CreatedSite,
+        dead_letters::DeadLetterView,
+        dead_letters::DeadLetterList,
     )),
     modifiers(&SecuritySchemes),
     tags(

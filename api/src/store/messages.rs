@@ -73,6 +73,7 @@ pub struct MessageRow {
     pub canceled_at: Option<OffsetDateTime>,
     pub received_at: Option<OffsetDateTime>,
     pub event_id: Option<Uuid>,
+    pub sender_raw: Option<String>,
 }
 
 impl MessageRow {

@@ -3,6 +3,7 @@
 //! function is one small, readable statement or two.
 
 pub mod admins;
+pub mod dead_letters;
 pub mod dispatch;
 pub mod events;
 pub mod idempotency;
@@ -33,6 +34,20 @@ pub enum StoreError {
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// Whether the database refused a statement for good because of the data it was given:
+/// SQLSTATE class 22 (data exception, e.g. text holding NUL, a value out of range) or 23
+/// (integrity constraint violation). The same data fails the same way every time; any
+/// other failure (a lost connection, a deadlock, a serialization failure) may pass when
+/// tried again.
+pub fn is_refusal(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("22") || code.starts_with("23")),
+        _ => false,
+    }
 }
 
 /// The name of the constraint a database error violated, if any.

@@ -180,19 +180,7 @@ async fn api_health_details_need_a_key_with_sites_or_an_admin_session() {
     );
     assert_eq!(body["modem"]["network"], "Orange F");
 
-    app.create_admin("root", "correct horse battery staple")
-        .await;
-    let r = app
-        .client
-        .post(format!("{}/api/v1/auth/login", app.address))
-        .json(&json!({"username": "root", "password": "correct horse battery staple"}))
-        .send()
-        .await
-        .expect("login");
-    let token = status_json(r).await.1["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = app.admin_token().await;
     let (_, body) = health(&app, Some(("authorization", &format!("Bearer {token}")))).await;
     assert_eq!(site_ids(&body), ["lyon", "paris"]);
 
@@ -278,15 +266,7 @@ async fn metrics_use_route_templates_not_raw_paths() {
         .await
         .expect("request");
 
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics_text().await;
     assert!(text.contains("smsgw_http_requests_total"), "{text}");
     assert!(text.contains(r#"route="/api/v1/messages/{id}""#), "{text}");
     assert!(text.contains("smsgw_messages_accepted_total"), "{text}");
@@ -305,15 +285,7 @@ async fn metrics_use_route_templates_not_raw_paths() {
             .await
             .expect("request");
     }
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics_text().await;
     assert!(!text.contains("FROB") && !text.contains("XYZZY"), "{text}");
     assert!(
         text.lines()

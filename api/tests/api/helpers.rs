@@ -137,6 +137,34 @@ impl TestApp {
             .expect("create admin");
     }
 
+    /// Creates the administrator `root` and logs in; returns the session token.
+    pub async fn admin_token(&self) -> String {
+        let password = "correct horse battery staple";
+        self.create_admin("root", password).await;
+        let r = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.address))
+            .json(&serde_json::json!({"username": "root", "password": password}))
+            .send()
+            .await
+            .expect("login");
+        let (status, body) = status_json(r).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// The text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// A site `main` and a key with a large budget: what most tests need.
     pub async fn with_site_and_key(&self) -> String {
         self.create_site("main").await;

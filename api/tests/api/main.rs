@@ -5,6 +5,7 @@ mod accept;
 mod admin;
 mod auth;
 mod cli;
+mod dead_letters;
 mod dispatch;
 mod events;
 mod health;

@@ -25,27 +25,27 @@ use uuid::Uuid;
 use crate::helpers::{PEPPER, TestApp, create_database, spawn_app_until, status_json};
 
 /// The deployment key of these tests (smsgw-broker wants at least 32 bytes).
-const SECRET: &str = "api-mqtt-tests-secret-0123456789abcdef";
+pub(crate) const SECRET: &str = "api-mqtt-tests-secret-0123456789abcdef";
 /// Longest wait for something to cross the broker.
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// Which broker a test runs against.
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Ours,
     Mosquitto,
 }
 
 /// A running broker.
-struct Broker {
+pub(crate) struct Broker {
     url: String,
-    kind: Kind,
+    pub(crate) kind: Kind,
     ours: Option<smsgw_broker::BrokerHandle>,
 }
 
 impl Broker {
     /// smsgw-broker on a free port, or on `addr`.
-    async fn ours(addr: Option<SocketAddr>) -> Broker {
+    pub(crate) async fn ours(addr: Option<SocketAddr>) -> Broker {
         // One metrics recorder per process: the API's, so that its /metrics shows what
         // these tests look for (the broker's counters land there too).
         let _ = smsgw_api::http::metrics::handle();
@@ -67,7 +67,7 @@ impl Broker {
     }
 
     /// Mosquitto, when it listens.
-    fn mosquitto() -> Option<Broker> {
+    pub(crate) fn mosquitto() -> Option<Broker> {
         let up = std::net::TcpStream::connect_timeout(
             &"127.0.0.1:1883".parse().expect("address"),
             Duration::from_millis(300),
@@ -91,13 +91,13 @@ impl Broker {
     }
 
     /// The brokers a test runs against: ours, then Mosquitto when it is there.
-    async fn all() -> Vec<Broker> {
+    pub(crate) async fn all() -> Vec<Broker> {
         let mut brokers = vec![Broker::ours(None).await];
         brokers.extend(Broker::mosquitto());
         brokers
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         if let Some(handle) = self.ours {
             handle.shutdown().await;
         }
@@ -105,12 +105,12 @@ impl Broker {
 }
 
 /// A topic root no other test uses.
-fn unique_root() -> String {
+pub(crate) fn unique_root() -> String {
     format!("t{}", &Uuid::now_v7().simple().to_string()[20..])
 }
 
 /// An API replica connected to `broker`, on `db_url`.
-async fn replica(
+pub(crate) async fn replica(
     broker: &Broker,
     db_url: &str,
     root: &str,
@@ -124,7 +124,7 @@ async fn replica(
 
 /// A fresh database, one replica on it ready, a site `main` with a key, and its agent
 /// connected: what most tests start from.
-async fn setup(broker: &Broker) -> (TestApp, String, Agent) {
+pub(crate) async fn setup(broker: &Broker) -> (TestApp, String, Agent) {
     let root = unique_root();
     let db_url = create_database().await;
     let (app, _task) = replica(broker, &db_url, &root).await;
@@ -135,17 +135,26 @@ async fn setup(broker: &Broker) -> (TestApp, String, Agent) {
 }
 
 /// The stand-in for a branch agent.
-struct Agent {
+pub(crate) struct Agent {
     client: AsyncClient,
     topics: Topics,
     site: SiteId,
     inbox: mpsc::UnboundedReceiver<(TopicKind, Value)>,
     session: u64,
+    /// Its connection loop, which reconnects for ever: dropping the agent stops it.
+    connection: tokio::task::JoinHandle<()>,
+    subscriptions: tokio::sync::watch::Receiver<u32>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
 }
 
 impl Agent {
     /// Connects as `agent-{site}` and subscribes to the site's commands.
-    async fn connect(broker: &Broker, root: &str, site: &str) -> Agent {
+    pub(crate) async fn connect(broker: &Broker, root: &str, site: &str) -> Agent {
         let site: SiteId = site.parse().expect("site");
         let topics = Topics::new(root).expect("root");
         let credential =
@@ -165,21 +174,19 @@ impl Agent {
         }
         let (client, mut eventloop) = AsyncClient::new(options, 256);
         let (tx, inbox) = mpsc::unbounded_channel();
-        let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
-        let mut subscribed_tx = Some(subscribed_tx);
+        // How many times it has subscribed (once per connection).
+        let (subscribed_tx, mut subscriptions) = tokio::sync::watch::channel(0u32);
         let filter = topics.agent_commands(&site);
         let parse_topics = topics.clone();
         let sub_client = client.clone();
-        tokio::spawn(async move {
+        let connection = tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         let _ = sub_client.subscribe(filter.clone(), QoS::AtLeastOnce).await;
                     }
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        if let Some(done) = subscribed_tx.take() {
-                            let _ = done.send(());
-                        }
+                        subscribed_tx.send_modify(|n| *n += 1);
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         if let Ok((_, kind)) = parse_topics.parse(&p.topic) {
@@ -194,20 +201,31 @@ impl Agent {
                 }
             }
         });
-        tokio::time::timeout(WAIT, subscribed)
+        tokio::time::timeout(WAIT, subscriptions.wait_for(|n| *n > 0))
             .await
             .expect("the agent subscribes in time")
             .expect("subscribed");
+        subscriptions.mark_unchanged();
         Agent {
             client,
             topics,
             site,
             inbox,
             session: 1,
+            connection,
+            subscriptions,
         }
     }
 
-    async fn publish(&self, kind: TopicKind, payload: Vec<u8>) {
+    /// Waits until it has reconnected (to a restarted broker) and subscribed again.
+    pub(crate) async fn resubscribed(&mut self) {
+        tokio::time::timeout(WAIT, self.subscriptions.changed())
+            .await
+            .expect("the agent subscribes again in time")
+            .expect("its connection runs");
+    }
+
+    pub(crate) async fn publish(&self, kind: TopicKind, payload: Vec<u8>) {
         self.client
             .publish(
                 self.topics.topic(&self.site, kind),
@@ -220,7 +238,7 @@ impl Agent {
     }
 
     /// Announces itself online, as the agent does on every ConnAck.
-    async fn online(&self) {
+    pub(crate) async fn online(&self) {
         let state = ConnState {
             v: V1,
             state: Presence::Online,
@@ -233,7 +251,7 @@ impl Agent {
     }
 
     /// Reports a state of a message; returns the event id.
-    async fn status(&self, id: Uuid, state: MessageState) -> EventId {
+    pub(crate) async fn status(&self, id: Uuid, state: MessageState) -> EventId {
         let event_id = EventId::new();
         self.report(id, state, event_id).await;
         event_id
@@ -241,7 +259,7 @@ impl Agent {
 
     /// Publishes a status event with a given event id (again, when the API did not
     /// confirm it).
-    async fn report(&self, id: Uuid, state: MessageState, event_id: EventId) {
+    pub(crate) async fn report(&self, id: Uuid, state: MessageState, event_id: EventId) {
         let event = StatusEvent {
             v: V1,
             event_id,
@@ -257,7 +275,7 @@ impl Agent {
     }
 
     /// The next message of `kind`, skipping others.
-    async fn next(&mut self, kind: TopicKind) -> Value {
+    pub(crate) async fn next(&mut self, kind: TopicKind) -> Value {
         tokio::time::timeout(WAIT, async {
             loop {
                 let (k, value) = self.inbox.recv().await.expect("agent connection");
@@ -271,7 +289,7 @@ impl Agent {
     }
 
     /// Waits for `command/ack` messages until `event` was confirmed.
-    async fn confirmed(&mut self, event: EventId) {
+    pub(crate) async fn confirmed(&mut self, event: EventId) {
         let wanted = event.to_string();
         loop {
             let ack = self.next(TopicKind::CommandAck).await;
@@ -284,7 +302,7 @@ impl Agent {
 
     /// Reports a state and publishes it again until the API confirms it, as the agent's
     /// outbox does.
-    async fn deliver(&mut self, id: Uuid, state: MessageState) {
+    pub(crate) async fn deliver(&mut self, id: Uuid, state: MessageState) {
         let deadline = tokio::time::Instant::now() + WAIT;
         let event = self.status(id, state).await;
         loop {
@@ -302,7 +320,7 @@ impl Agent {
     }
 
     /// Nothing of `kind` arrives for `quiet`.
-    async fn nothing(&mut self, kind: TopicKind, quiet: Duration) {
+    pub(crate) async fn nothing(&mut self, kind: TopicKind, quiet: Duration) {
         let deadline = tokio::time::Instant::now() + quiet;
         while let Ok(Some((k, value))) = tokio::time::timeout_at(deadline, self.inbox.recv()).await
         {
@@ -311,13 +329,13 @@ impl Agent {
     }
 }
 
-async fn send(app: &TestApp, key: &str, body: Value) -> Uuid {
+pub(crate) async fn send(app: &TestApp, key: &str, body: Value) -> Uuid {
     let (status, body) = status_json(app.send(key, &body).await).await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().expect("id").parse().expect("uuid")
 }
 
-async fn status_of(app: &TestApp, id: Uuid) -> String {
+pub(crate) async fn status_of(app: &TestApp, id: Uuid) -> String {
     sqlx::query_scalar("SELECT status FROM messages WHERE id = $1")
         .bind(id)
         .fetch_one(&app.db)
@@ -326,7 +344,7 @@ async fn status_of(app: &TestApp, id: Uuid) -> String {
 }
 
 /// Waits until the message has `state` in the database.
-async fn reaches(app: &TestApp, id: Uuid, state: &str) {
+pub(crate) async fn reaches(app: &TestApp, id: Uuid, state: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let now = status_of(app, id).await;
@@ -341,7 +359,7 @@ async fn reaches(app: &TestApp, id: Uuid, state: &str) {
     }
 }
 
-async fn ready(app: &TestApp) -> (u16, Value) {
+pub(crate) async fn ready(app: &TestApp) -> (u16, Value) {
     let r = app
         .client
         .get(format!("{}/readyz", app.address))
@@ -353,7 +371,7 @@ async fn ready(app: &TestApp) -> (u16, Value) {
 
 /// Waits until `/readyz` reports the broker link `state` (`connected`, `disconnected`);
 /// readiness itself stays 200 throughout, since it needs only the database.
-async fn broker_becomes(app: &TestApp, state: &str) {
+pub(crate) async fn broker_becomes(app: &TestApp, state: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (status, body) = ready(app).await;
@@ -477,15 +495,7 @@ async fn a_message_travels_to_the_agent_and_its_events_come_back_confirmed() {
         let after = agent.status(id, MessageState::Delivered).await;
         agent.confirmed(after).await;
         reaches(&app, id, "delivered").await;
-        let metrics = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = app.metrics_text().await;
         assert!(
             metrics
                 .lines()
@@ -672,7 +682,8 @@ async fn without_the_broker_a_replica_stays_ready_and_sends_wait_queued() {
     assert_eq!(status_of(&app, during).await, "queued");
     let broker = Broker::ours(Some(addr)).await;
     broker_becomes(&app, "connected").await;
-    let mut agent = Agent::connect(&broker, &root, "main").await;
+    // The agent reconnects by itself, as smsgw-agent does, and says it is online again.
+    agent.resubscribed().await;
     agent.online().await;
     loop {
         let command = agent.next(TopicKind::CommandSend).await;
