@@ -207,6 +207,10 @@ pub struct ServeConfig {
     /// peer is the client).
     #[arg(long, env = "SMSGW_TRUSTED_PROXY_HOPS", default_value_t = 0)]
     pub trusted_proxy_hops: u8,
+    /// Days finished messages (with their history), inbound SMS and dead letters are kept
+    /// before they are deleted; 0 keeps everything.
+    #[arg(long, env = "SMSGW_RETENTION_DAYS", default_value_t = 365)]
+    pub retention_days: u32,
 }
 
 impl ServeConfig {
@@ -230,6 +234,7 @@ impl ServeConfig {
             admin_session_hours: 12,
             login_concurrency: 4,
             trusted_proxy_hops: 0,
+            retention_days: 365,
         }
     }
 }
@@ -338,6 +343,9 @@ SMSGW_KEY_PEPPER=change-me-to-the-output-of-openssl-rand-hex-32
 # Proxies in front whose X-Forwarded-For entries are trusted (failed logins are counted
 # per client address): 1 behind one load balancer or nginx, 0 when clients connect directly.
 #SMSGW_TRUSTED_PROXY_HOPS=0
+# Days finished messages (with their history), inbound SMS and dead letters are kept;
+# 0 keeps everything.
+#SMSGW_RETENTION_DAYS=365
 # Region for phone numbers written in national form (ISO 3166-1 alpha-2).
 #SMSGW_DEFAULT_REGION=
 # Rate limit of new keys, messages per minute.

@@ -53,6 +53,7 @@ pub struct Application {
     db: PgPool,
     mqtt: Option<LinkSettings>,
     broker: Option<Arc<BrokerStatus>>,
+    retention_days: u32,
 }
 
 /// A pool for the configured database. It connects lazily, so a server whose database is
@@ -141,6 +142,7 @@ impl Application {
             db,
             mqtt,
             broker,
+            retention_days: config.retention_days,
         })
     }
 
@@ -169,6 +171,11 @@ impl Application {
             self.db.clone(),
             jobs::housekeeping::INTERVAL,
         ));
+        let retention = tokio::spawn(jobs::retention::run(
+            self.db.clone(),
+            self.retention_days,
+            jobs::retention::INTERVAL,
+        ));
         let link = match (self.mqtt, self.broker) {
             (Some(settings), Some(status)) => Some(
                 Link::start(self.db.clone(), settings, status).map_err(std::io::Error::other)?,
@@ -184,6 +191,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
+        retention.abort();
         if let Some(link) = link {
             link.stop().await;
         }

@@ -94,6 +94,9 @@ pub enum ApiError {
     /// The message is past the point where it can be canceled.
     #[error("the message is {0} and can no longer be canceled")]
     NotCancelable(&'static str),
+    /// The message may still go to a branch, which needs its number and text.
+    #[error("the message is {0} and may still be sent; cancel it first, or wait until it is sent")]
+    NotErasable(String),
     /// The key's budget for the current window is spent.
     #[error("rate limit of {} messages per minute reached; retry in {} s", .0.limit, .0.reset_after_secs)]
     RateLimited(RateLimitStatus),
@@ -262,6 +265,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "not_cancelable",
                 "Message not cancelable",
+            ),
+            ApiError::NotErasable(_) => (
+                StatusCode::CONFLICT,
+                "not_erasable",
+                "Message not erasable yet",
             ),
             ApiError::RateLimited(_) => (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -37,7 +37,7 @@ use crate::{
     store::{
         self,
         dispatch::CancelRequest,
-        messages::{EventRow, MessageRow},
+        messages::{Erasure, EventRow, MessageRow},
     },
 };
 
@@ -89,6 +89,12 @@ pub struct MessageView {
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// When its number, text and client data were erased (`DELETE`); they are empty.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub erased_at: Option<OffsetDateTime>,
     /// When it entered each state it has been in, e.g. `{"queued": "2026-…"}`.
     #[schema(value_type = Object)]
     pub timestamps: serde_json::Map<String, Value>,
@@ -170,6 +176,7 @@ impl From<MessageRow> for MessageView {
             attempts: row.attempts,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            erased_at: row.erased_at,
             timestamps,
             history: None,
         }
@@ -455,4 +462,40 @@ pub async fn cancel(
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     Ok((answer, Json(MessageView::from(row))).into_response())
+}
+
+/// `DELETE /api/v1/messages/{id}`: erase a message's number and text.
+#[utoipa::path(
+    delete, path = "/api/v1/messages/{id}", tag = "messages", security(("api_key" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Message id")),
+    responses(
+        (status = 200, description = "Erased (also when it already was): number, text, client data and raw sender are empty, `erased_at` is set; states, times and history stay", body = MessageView),
+        (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key has neither `read` nor `inbound` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message, or not one this key may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still on its way to a branch (`not_erasable`): cancel it first, or wait until it is sent", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Any message the key may see can be erased (GDPR erasure, or an OTP nobody should read
+/// again); one the API may still publish to a branch is refused, since the branch needs
+/// its number and text.
+pub async fn erase(
+    State(state): State<AppState>,
+    Extension(key): Extension<AuthenticatedKey>,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
+    // Who may see a message never changes: look first, then erase.
+    store::messages::find_visible(&state.db, &reader(&key)?, id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    match store::messages::erase(&state.db, id, |row| message_body(row.clone())).await? {
+        Erasure::Erased(row) => {
+            tracing::info!(message_id = %id, key = %key.prefix, "message erased");
+            metrics::counter!("smsgw_messages_erased_total").increment(1);
+            Ok(Json(MessageView::from(*row)))
+        }
+        Erasure::InFlight(status) => Err(ApiError::NotErasable(status)),
+        Erasure::Missing => Err(ApiError::NotFound("message")),
+    }
 }

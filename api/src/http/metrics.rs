@@ -78,6 +78,14 @@ fn describe() {
         "Messages canceled before they left the API"
     );
     describe_counter!(
+        "smsgw_messages_erased_total",
+        "Messages whose number and text were erased by DELETE /api/v1/messages/{id}"
+    );
+    describe_counter!(
+        "smsgw_retention_deleted_total",
+        "Rows deleted past SMSGW_RETENTION_DAYS, by kind (messages with their history, dead letters)"
+    );
+    describe_counter!(
         "smsgw_cancel_requests_total",
         "Cancel requests for messages an agent may hold"
     );

@@ -68,7 +68,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let with_key = Router::new()
         .route("/api/v1/messages", get(messages::list))
-        .route("/api/v1/messages/{id}", get(messages::get))
+        .route(
+            "/api/v1/messages/{id}",
+            get(messages::get).delete(messages::erase),
+        )
         .route("/api/v1/messages/{id}/cancel", post(messages::cancel))
         .route("/api/v1/sites", get(sites::list))
         .route("/api/v1/sites/{id}", get(sites::get))

@@ -21,6 +21,7 @@ use crate::domain::new_message::SendMessageRequest;
         messages::list,
         messages::get,
         messages::cancel,
+        messages::erase,
         sites::list,
         sites::get,
         health::healthz,

@@ -74,6 +74,7 @@ pub struct MessageRow {
     pub received_at: Option<OffsetDateTime>,
     pub event_id: Option<Uuid>,
     pub sender_raw: Option<String>,
+    pub erased_at: Option<OffsetDateTime>,
 }
 
 impl MessageRow {
@@ -336,6 +337,66 @@ pub async fn list_visible(
     )
     .fetch_all(db)
     .await
+}
+
+/// What became of an erasure.
+#[derive(Debug, Clone)]
+pub enum Erasure {
+    /// Number, text, client data and raw sender are blank now (or were already); the
+    /// message as it is.
+    Erased(Box<MessageRow>),
+    /// The API may still publish it to a branch (`pending`, `queued`, `dispatched`): its
+    /// number and text are still needed. Nothing changed.
+    InFlight(String),
+    /// No such message.
+    Missing,
+}
+
+/// Erases a message's number, text, client data and raw sender, keeping its states,
+/// times and history as a tombstone. Its idempotent answer, which repeats number and
+/// text, becomes `answer(tombstone)` in the same transaction, so that a repeated request
+/// gets the tombstone and stores nothing.
+pub async fn erase(
+    db: &PgPool,
+    id: Uuid,
+    answer: impl FnOnce(&MessageRow) -> Result<Value, serde_json::Error>,
+) -> Result<Erasure, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let Some(status) =
+        sqlx::query_scalar!("SELECT status FROM messages WHERE id = $1 FOR UPDATE", id)
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
+        return Ok(Erasure::Missing);
+    };
+    if matches!(status.as_str(), "pending" | "queued" | "dispatched") {
+        return Ok(Erasure::InFlight(status));
+    }
+    let row = sqlx::query_as!(
+        MessageRow,
+        r#"UPDATE messages
+           SET phone = '', content = '', metadata = NULL, sender_raw = NULL,
+               erased_at = coalesce(erased_at, now()), updated_at = now()
+           WHERE id = $1
+           RETURNING *"#,
+        id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let (Some(key_id), Some(idempotency_key)) = (row.owner_key_id, &row.idempotency_key) {
+        let body = answer(&row).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query!(
+            r#"UPDATE idempotency_records SET response_body = $3
+               WHERE key_id = $1 AND idempotency_key = $2 AND response_body IS NOT NULL"#,
+            key_id,
+            idempotency_key,
+            body,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Erasure::Erased(Box::new(row)))
 }
 
 /// The status history of a message, oldest first.

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod logins;
 pub mod messages;
 pub mod rate_limit;
+pub mod retention;
 pub mod sessions;
 pub mod sites;
 

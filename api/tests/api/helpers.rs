@@ -61,6 +61,8 @@ pub async fn create_database() -> String {
 pub async fn spawn_app_on(db_url: &str) -> TestApp {
     let mut config = ServeConfig::for_database(db_url, PEPPER);
     config.jwt_secret = Some(Secret::new(JWT_SECRET));
+    // Tests age rows by hand: no purge of their own behind their back.
+    config.retention_days = 0;
     spawn_app_with(config).await
 }
 

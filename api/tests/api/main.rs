@@ -21,4 +21,5 @@ mod messages_send;
 mod mqtt;
 mod openapi;
 mod rate_limit;
+mod retention;
 mod sites;
