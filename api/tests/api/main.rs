@@ -21,5 +21,6 @@ mod messages_send;
 mod mqtt;
 mod openapi;
 mod rate_limit;
+mod readme;
 mod retention;
 mod sites;
