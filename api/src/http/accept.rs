@@ -25,26 +25,23 @@
 //! ratio is the mean batch size), `smsgw_accept_batches_split_total`.
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::Arc,
 };
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     auth::{self, AuthenticatedKey},
     error::{ApiError, is_unavailable},
     messages::message_body,
+    routing,
 };
 use crate::{
-    domain::{
-        FieldError,
-        key_scope::{Permission, Sites},
-        new_message::NewMessage,
-    },
+    domain::{FieldError, key_scope::Permission, new_message::NewMessage},
     store::{
         self,
         idempotency::{Claim, Ticket},
@@ -364,7 +361,9 @@ async fn in_one_transaction(
         }
     }
 
-    let sites = choose_sites(&mut tx, &candidates).await?;
+    let asks: Vec<(&AuthenticatedKey, &NewMessage)> =
+        candidates.iter().map(|c| (c.key, c.message)).collect();
+    let sites = routing::choose_sites(&mut tx, &asks).await?;
     let mut routed = Vec::new();
     for (candidate, site) in candidates.into_iter().zip(sites) {
         match site {
@@ -459,61 +458,6 @@ async fn in_one_transaction(
             key,
             answer: answer
                 .unwrap_or_else(|| Err(ApiError::Internal("a request was left unanswered".into()))),
-        })
-        .collect())
-}
-
-/// The site of each candidate: its own if the key may use it and it is registered, else
-/// its key's default, else the router's choice among the key's sites, asked once per
-/// distinct set of sites in the batch (concurrent requests would all see the same queue
-/// lengths anyway).
-async fn choose_sites(
-    conn: &mut PgConnection,
-    candidates: &[Candidate<'_>],
-) -> Result<Vec<Result<String, ApiError>>, sqlx::Error> {
-    let named: Vec<String> = candidates
-        .iter()
-        .filter_map(|c| c.message.site.as_ref().map(|s| s.to_string()))
-        .collect();
-    let registered: HashSet<String> = if named.is_empty() {
-        HashSet::new()
-    } else {
-        store::sites::registered(conn, &named)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    let mut routed: HashMap<&Sites, Option<String>> = HashMap::new();
-    for c in candidates {
-        let scope = &c.key.scope;
-        if c.message.site.is_none()
-            && scope.default_site.is_none()
-            && !routed.contains_key(&scope.sites)
-        {
-            let site = store::sites::pick_for_routing(conn, scope.sites.as_list()).await?;
-            routed.insert(&scope.sites, site);
-        }
-    }
-    Ok(candidates
-        .iter()
-        .map(|c| match &c.message.site {
-            Some(site) => {
-                c.key.require_site(site.as_str())?;
-                if registered.contains(site.as_str()) {
-                    Ok(site.to_string())
-                } else {
-                    Err(ApiError::InvalidBody(FieldError::unknown_site(
-                        site.as_str(),
-                    )))
-                }
-            }
-            None => c
-                .key
-                .scope
-                .default_site
-                .clone()
-                .or_else(|| routed.get(&c.key.scope.sites).cloned().flatten())
-                .ok_or(ApiError::NoSite),
         })
         .collect())
 }

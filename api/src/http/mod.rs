@@ -1,9 +1,11 @@
 //! The HTTP API: one [`AppState`] shared by all handlers and [`router`], which merges one
 //! module per resource. A reader finds an endpoint by its noun: `messages.rs`,
-//! `sites.rs`, `health.rs`, `admin.rs` (keys and sites for administrators); cross-cutting
-//! parts are `auth.rs` (API keys and rate-limit headers), `accept.rs` (the group commit
-//! behind sending), `session.rs` (admin login), `json.rs` (body extractor), `error.rs`
-//! (problem answers), `metrics.rs` and `openapi.rs` (the OpenAPI document and Swagger UI).
+//! `sites.rs`, `health.rs`, `admin.rs` (keys and sites for administrators),
+//! `dead_letters.rs`; cross-cutting parts are `auth.rs` (API keys, their scopes and
+//! rate-limit headers), `accept.rs` (the group commit behind sending) and `routing.rs`
+//! (where a message goes), `session.rs` (admin login, logout and CSRF) with
+//! `client_addr.rs`, `json.rs` (body extractor), `error.rs` (problem answers), `metrics.rs`
+//! and `openapi.rs` (the OpenAPI document and Swagger UI).
 
 pub mod accept;
 pub mod admin;
@@ -16,6 +18,7 @@ pub mod json;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod routing;
 pub mod session;
 pub mod sites;
 
