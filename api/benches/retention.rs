@@ -1,9 +1,10 @@
 //! `cargo bench -p smsgw-api --bench retention`: does retention leave sending alone? A
 //! database holds N old finished messages (default 1,000,000, each with a history entry);
-//! accepted `POST /api/v1/messages` per second is measured first with nothing else
-//! running, then while the retention job (`jobs::retention::purge_all`, what every replica
-//! runs) deletes every one of those messages, in the same run. Prints the two rates, their
-//! ratio (target ≥ 0.8) and the purge rate. Not a test: it prints a table.
+//! accepted `POST /api/v1/messages` per second is measured with nothing else running,
+//! then while the retention job (`jobs::retention::purge_all`, what every replica runs)
+//! deletes every one of those messages, then again once it is done, in the same run.
+//! Prints the three rates, the ratio of the rate during the purge to the mean of the
+//! others (target ≥ 0.8) and the purge rate. Not a test: it prints a table.
 //!
 //! `SMSGW_BENCH_RETENTION_ROWS` (default 1000000), `SMSGW_BENCH_CLIENTS` (16) and
 //! `SMSGW_BENCH_SECS` (10, the first phase) tune it.
@@ -93,13 +94,16 @@ fn main() {
             tokio::spawn(async move {
                 let started = Instant::now();
                 let purged =
-                    retention::purge_all(&db, 365, retention::BATCH, retention::PAUSE).await;
+                    retention::purge_all(&db, 365, retention::BATCH, retention::PACE).await;
                 running.store(false, Ordering::SeqCst);
                 (purged, started.elapsed())
             })
         };
-        let during = drive_while(clients, running, send).await;
+        let during = drive_while(clients, running, send.clone()).await;
         let (purged, purge_time) = purge.await.expect("the purge task");
+        // The same again once the purge is done: on a shared machine the load of others
+        // changes during a long run, and the table has grown by what was sent meanwhile.
+        let after = drive(clients, duration, send).await;
         let purged = purged.expect("the purge");
         let left: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM messages WHERE created_at < now() - interval '365 days'",
@@ -114,22 +118,24 @@ fn main() {
             cfg!(debug_assertions)
         );
         table(&[
-            ("sends, nothing else running", &before),
+            ("sends before the purge", &before),
             ("sends during the purge", &during),
+            ("sends after the purge", &after),
         ]);
-        let ratio = during.per_second() / before.per_second().max(f64::MIN_POSITIVE);
+        let baseline = (before.per_second() + after.per_second()) / 2.0;
+        let ratio = during.per_second() / baseline.max(f64::MIN_POSITIVE);
         let purge_rate = purged.messages as f64 / purge_time.as_secs_f64();
         println!(
-            "\npurge: {} messages (and their history) in {:.1} s, {purge_rate:.0} messages/s, batches of {} with {} ms pauses; {left} left",
+            "\npurge: {} messages (and their history) in {:.1} s, {purge_rate:.0} messages/s, batches of {} each followed by a pause {}× as long; {left} left",
             purged.messages,
             purge_time.as_secs_f64(),
             retention::BATCH,
-            retention::PAUSE.as_millis()
+            retention::PACE
         );
-        println!("ratio during / before: {ratio:.2} (target ≥ 0.8)");
+        println!("ratio during / mean of before and after: {ratio:.2} (target ≥ 0.8)");
         summary_header();
         println!(
-            "| accepted sends during a purge of {rows} old messages / before it (same run) | {ratio:.2} | ≥ 0.8 | {} |",
+            "| accepted sends during a purge of {rows} old messages / before and after it (same run) | {ratio:.2} | ≥ 0.8 | {} |",
             if ratio >= 0.8 && left == 0 { "ok" } else { "MISSED" }
         );
         println!(

@@ -2,10 +2,10 @@
 //! than `SMSGW_RETENTION_DAYS` are deleted (0 keeps everything). Every replica runs this
 //! loop; each batch is a short transaction that claims its rows with `SKIP LOCKED`
 //! ([`store::retention`]), so replicas share a backlog without waiting for each other, and
-//! a pause between batches leaves the database to the sends, which never wait for a
-//! purge.
+//! a pause after each batch, [`PACE`] times as long as the batch took, leaves most of the
+//! database to the sends, which never wait for a purge.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
@@ -15,8 +15,12 @@ use crate::store;
 pub const INTERVAL: Duration = Duration::from_secs(300);
 /// Rows per batch (messages, each with its history; or dead letters).
 pub const BATCH: i64 = 500;
-/// Pause after a full batch, before the next one.
-pub const PAUSE: Duration = Duration::from_millis(20);
+/// A full batch is followed by a pause this many times as long as the batch took: a purge
+/// keeps the database busy at most a fifth of the time, and the busier the database (the
+/// slower a batch), the slower the purge goes.
+pub const PACE: u32 = 4;
+/// The shortest pause after a full batch.
+pub const MIN_PAUSE: Duration = Duration::from_millis(10);
 
 /// What one batch deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,23 +58,27 @@ pub async fn purge_batch(db: &PgPool, days: u32, batch: i64) -> Result<Purged, s
     Ok(purged)
 }
 
-/// Purges batch after batch, pausing `pause` after each full one, until nothing is past
-/// its retention; returns everything deleted.
+/// Purges batch after batch until nothing is past its retention, pausing after each full
+/// batch `pace` times as long as it took (at least [`MIN_PAUSE`]; `pace` 0: no pause);
+/// returns everything deleted.
 pub async fn purge_all(
     db: &PgPool,
     days: u32,
     batch: i64,
-    pause: Duration,
+    pace: u32,
 ) -> Result<Purged, sqlx::Error> {
     let mut total = Purged::default();
     loop {
+        let started = Instant::now();
         let purged = purge_batch(db, days, batch).await?;
         total.messages += purged.messages;
         total.dead_letters += purged.dead_letters;
         if !purged.full(batch) {
             return Ok(total);
         }
-        tokio::time::sleep(pause).await;
+        if pace > 0 {
+            tokio::time::sleep((started.elapsed() * pace).max(MIN_PAUSE)).await;
+        }
     }
 }
 
@@ -84,7 +92,7 @@ pub async fn run(db: PgPool, days: u32, every: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match purge_all(&db, days, BATCH, PAUSE).await {
+        match purge_all(&db, days, BATCH, PACE).await {
             Ok(purged) if purged != Purged::default() => {
                 tracing::info!(
                     ?purged,

@@ -94,9 +94,7 @@ async fn finished_messages_past_the_retention_go_with_their_history_in_bounded_b
         "a batch is bounded"
     );
     assert_eq!(
-        purge_all(&app.db, 365, 3, Duration::ZERO)
-            .await
-            .expect("purge"),
+        purge_all(&app.db, 365, 3, 0).await.expect("purge"),
         Purged {
             messages: 1,
             dead_letters: 0
