@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of every part and prints one table, which it also writes to
 # BENCHMARKS.md with the machine it ran on:
-#   api    cargo bench -p smsgw-api      accepted POST /api/v1/messages vs raw inserts
+#   api    cargo bench -p smsgw-api      accepted POST /api/v1/messages vs raw inserts, and
+#                                        while retention purges 1,000,000 old messages
 #   agent  cargo bench -p smsgw-agent    modem utilisation, inbound latency, agent memory
 #   broker cargo bench -p smsgw-broker   QoS 1 throughput and latency vs Mosquitto
 #   stack  cargo bench -p smsgw-e2e      the real processes: accept -> modem, RSS, start-up
@@ -30,10 +31,10 @@ for part in ${SMSGW_BENCH_PARTS:-${parts[*]}}; do
   ${command[$part]} 2>&1 | tee "$out/$part.txt"
 done
 
-# The rows of the last summary table of each output.
+# The rows of the summary tables of each output (a part may run several benchmarks).
 summary() {
   awk '
-    /^\| measure \| value \| target \| \|$/ { rows = ""; take = 1; next }
+    /^\| measure \| value \| target \| \|$/ { take = 1; next }
     take && /^\|---/ { next }
     take && /^\|/ { rows = rows $0 "\n"; next }
     take { take = 0 }

@@ -16,9 +16,10 @@ use crate::{
         MqttAclArgs, SitesCommand, TokenArgs,
     },
     database,
-    domain::api_key::{KeyPepper, PepperError},
+    domain::{api_key::KeyPepper, key_scope::KeyScope},
     mqtt::credentials::{AgentCredential, CredentialError, issue_agent_credential},
-    startup::{Application, StartupError},
+    secrets::{self, WeakSecret},
+    startup::{Application, JWT_SECRET_VARIABLE, StartupError},
     store::{self, StoreError},
 };
 
@@ -40,9 +41,9 @@ pub enum CommandError {
     /// Migrating failed.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The pepper is unusable.
-    #[error("SMSGW_KEY_PEPPER: {0}")]
-    Pepper(#[from] PepperError),
+    /// A secret setting is weak (it names itself).
+    #[error(transparent)]
+    WeakSecret(#[from] WeakSecret),
     /// A credential could not be issued.
     #[error(transparent)]
     Credential(#[from] CredentialError),
@@ -90,6 +91,21 @@ fn show_time(at: Option<OffsetDateTime>) -> String {
     .unwrap_or_else(|| "-".to_owned())
 }
 
+/// A key's sites as `keys` prints them: `*` for every site.
+fn show_sites(sites: Option<&[String]>) -> String {
+    sites.map_or_else(|| "*".to_owned(), |s| s.join(","))
+}
+
+/// The command-line flag of a field of a key scope.
+fn cli_flag(field: &str) -> &str {
+    match field {
+        "sites" => "site",
+        "site" => "default-site",
+        "permissions" => "permission",
+        other => other,
+    }
+}
+
 fn parse_site(id: &str) -> Result<SiteId, CommandError> {
     id.parse()
         .map_err(|e| CommandError::Invalid(format!("{e}")))
@@ -119,7 +135,9 @@ async fn keys(db: &PgPool, command: KeysCommand) -> Result<(), CommandError> {
         KeysCommand::Create {
             name,
             rate_limit,
-            site,
+            sites,
+            default_site,
+            permissions,
             pepper,
         } => {
             let pepper = KeyPepper::new(pepper.key_pepper.expose())?;
@@ -131,24 +149,46 @@ async fn keys(db: &PgPool, command: KeysCommand) -> Result<(), CommandError> {
                     "--rate-limit must be at least 1".into(),
                 ));
             }
-            let site = site.as_deref().map(parse_site).transpose()?;
+            let scope = KeyScope::parse(
+                (!sites.is_empty()).then_some(&sites[..]),
+                default_site.as_deref(),
+                (!permissions.is_empty()).then_some(&permissions[..]),
+            )
+            .map_err(|e| {
+                CommandError::Invalid(format!("--{}: {}", cli_flag(&e.field), e.detail))
+            })?;
             let (secret, record) =
-                store::keys::create(db, &pepper, name.trim(), rate_limit, site.as_ref()).await?;
+                store::keys::create(db, &pepper, name.trim(), rate_limit, &scope)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Invalid(e) => {
+                            CommandError::Invalid(format!("--{}: {}", cli_flag(&e.field), e.detail))
+                        }
+                        other => other.into(),
+                    })?;
             println!("{}", secret.expose());
             eprintln!(
-                "created key {} ({}), {} messages/minute; the key above is shown only now",
-                record.prefix, record.name, record.rate_limit
+                "created key {} ({}), {} messages/minute, sites {}, permissions {}; the key above is shown only now",
+                record.prefix,
+                record.name,
+                record.rate_limit,
+                show_sites(record.sites.as_deref()),
+                record.permissions.join(",")
             );
         }
         KeysCommand::List => {
-            println!("prefix\tname\trate_limit\tsite\tcreated_at\tlast_used_at\trevoked_at");
+            println!(
+                "prefix\tname\trate_limit\tsite\tsites\tpermissions\tcreated_at\tlast_used_at\trevoked_at"
+            );
             for k in store::keys::list(db).await? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     k.prefix,
                     k.name,
                     k.rate_limit,
                     k.default_site.as_deref().unwrap_or("-"),
+                    show_sites(k.sites.as_deref()),
+                    k.permissions.join(","),
                     show_time(Some(k.created_at)),
                     show_time(k.last_used_at),
                     show_time(k.revoked_at)
@@ -169,6 +209,7 @@ async fn keys(db: &PgPool, command: KeysCommand) -> Result<(), CommandError> {
 }
 
 fn credential(site: &SiteId, token: &TokenArgs) -> Result<AgentCredential, CommandError> {
+    secrets::check(JWT_SECRET_VARIABLE, token.jwt_secret.expose())?;
     if token.valid_days == 0 {
         return Err(CommandError::Invalid(
             "--valid-days must be at least 1".into(),

@@ -103,9 +103,17 @@ pub enum KeysCommand {
         /// Messages per minute.
         #[arg(long, env = "SMSGW_DEFAULT_RATE_LIMIT", default_value_t = DEFAULT_RATE_LIMIT)]
         rate_limit: u32,
-        /// Site that messages of this key go to when they name none.
+        /// A site the key may use (repeat for several; default: every site). With one
+        /// site, messages naming none go there.
+        #[arg(long = "site", value_name = "SITE")]
+        sites: Vec<String>,
+        /// Site that messages of this key go to when they name none (one of --site).
         #[arg(long)]
-        site: Option<String>,
+        default_site: Option<String>,
+        /// What the key may do: send, read, inbound, sites (repeat or separate with
+        /// commas; default: all of them).
+        #[arg(long = "permission", value_name = "PERMISSION", value_delimiter = ',')]
+        permissions: Vec<String>,
         #[command(flatten)]
         pepper: PepperArgs,
     },
@@ -219,8 +227,8 @@ fn parse_role(name: &str) -> Result<String, String> {
 /// The server pepper of API keys.
 #[derive(Debug, Clone, Args)]
 pub struct PepperArgs {
-    /// Secret key of HMAC-SHA256(pepper, api key); at least 16 bytes. Changing it
-    /// invalidates every key.
+    /// Secret key of HMAC-SHA256(pepper, api key): at least 32 random bytes, e.g.
+    /// `openssl rand -hex 32`. Changing it invalidates every key.
     #[arg(long, env = "SMSGW_KEY_PEPPER", hide_env_values = true)]
     pub key_pepper: Secret,
 }
@@ -244,8 +252,8 @@ pub struct ServeConfig {
     pub no_migrate: bool,
     #[command(flatten)]
     pub mqtt: MqttArgs,
-    /// Key that signs admin sessions and agent credentials (HS256); without it the admin
-    /// API is disabled.
+    /// Key that signs admin sessions and agent credentials (HS256): at least 32 random
+    /// bytes, e.g. `openssl rand -hex 32`; without it the admin API is disabled.
     #[arg(long, env = "SMSGW_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// Rate limit of keys created through the admin API, messages per minute.
@@ -254,6 +262,20 @@ pub struct ServeConfig {
     /// Hours an admin session lasts.
     #[arg(long, env = "SMSGW_ADMIN_SESSION_HOURS", default_value_t = 12)]
     pub admin_session_hours: u32,
+    /// Admin password checks (argon2id, ~19 MiB each) that may run at once; a login
+    /// beyond them is answered 503 login_busy.
+    #[arg(long, env = "SMSGW_LOGIN_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub login_concurrency: u32,
+    /// Reverse proxies or load balancers in front of the API whose X-Forwarded-For
+    /// entries are trusted for the client address (1 behind one ALB or nginx; 0: the TCP
+    /// peer is the client).
+    #[arg(long, env = "SMSGW_TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: u8,
+    /// Days finished messages (with their history), inbound SMS and dead letters are kept
+    /// before they are deleted; 0 keeps everything.
+    #[arg(long, env = "SMSGW_RETENTION_DAYS", default_value_t = 365)]
+    pub retention_days: u32,
 }
 
 impl ServeConfig {
@@ -276,6 +298,9 @@ impl ServeConfig {
             jwt_secret: None,
             default_rate_limit: DEFAULT_RATE_LIMIT,
             admin_session_hours: 12,
+            login_concurrency: 4,
+            trusted_proxy_hops: 0,
+            retention_days: 365,
         }
     }
 }
@@ -375,13 +400,23 @@ DATABASE_URL=postgres://smsgw_api@localhost/smsgw
 # Log format: text or json.
 #SMSGW_LOG_FORMAT=text
 
-# Secret of HMAC-SHA256(pepper, api key), at least 16 bytes (required). Changing it
-# invalidates every API key.
-SMSGW_KEY_PEPPER=change-me-to-32-random-bytes
-# Key that signs admin sessions and the agents' broker credentials (HS256).
+# Secret of HMAC-SHA256(pepper, api key), at least 32 random bytes (required; the API
+# refuses to start with this placeholder): openssl rand -hex 32. Changing it invalidates
+# every API key.
+SMSGW_KEY_PEPPER=change-me-to-the-output-of-openssl-rand-hex-32
+# Key that signs admin sessions and the agents' broker credentials (HS256), at least 32
+# random bytes: openssl rand -hex 32.
 #SMSGW_JWT_SECRET=
 # Hours an admin session (JWT) lasts.
 #SMSGW_ADMIN_SESSION_HOURS=12
+# Admin password checks (argon2id, ~19 MiB each) at once; more logins get 503.
+#SMSGW_LOGIN_CONCURRENCY=4
+# Proxies in front whose X-Forwarded-For entries are trusted (failed logins are counted
+# per client address): 1 behind one load balancer or nginx, 0 when clients connect directly.
+#SMSGW_TRUSTED_PROXY_HOPS=0
+# Days finished messages (with their history), inbound SMS and dead letters are kept;
+# 0 keeps everything.
+#SMSGW_RETENTION_DAYS=365
 # Region for phone numbers written in national form (ISO 3166-1 alpha-2).
 #SMSGW_DEFAULT_REGION=
 # Rate limit of new keys, messages per minute.

@@ -17,6 +17,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod mqtt;
+pub mod secrets;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -5,24 +5,25 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use sqlx::{Connection, PgPool, postgres::PgPoolOptions};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 
 use crate::{
     MIGRATOR,
-    config::ServeConfig,
+    config::{Secret, ServeConfig},
     database::{self, PasswordWatch},
-    domain::api_key::{KeyPepper, PepperError},
+    domain::api_key::KeyPepper,
     http::{self, AppState},
     jobs,
     mqtt::link::{BrokerStatus, Link, LinkError, LinkSettings},
+    secrets::{self, WeakSecret},
 };
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The pepper is unusable.
-    #[error("SMSGW_KEY_PEPPER: {0}")]
-    Pepper(#[from] PepperError),
+    /// A secret setting is weak (it names itself).
+    #[error(transparent)]
+    WeakSecret(#[from] WeakSecret),
     /// The database URL is unusable.
     #[error("DATABASE_URL: {0}")]
     Database(#[from] sqlx::Error),
@@ -45,6 +46,9 @@ pub enum StartupError {
     },
 }
 
+/// The setting that holds the key of admin sessions.
+pub const JWT_SECRET_VARIABLE: &str = "SMSGW_JWT_SECRET";
+
 /// A bound, not yet serving, API server.
 pub struct Application {
     listener: TcpListener,
@@ -53,6 +57,7 @@ pub struct Application {
     db: PgPool,
     mqtt: Option<LinkSettings>,
     broker: Option<Arc<BrokerStatus>>,
+    retention_days: u32,
     password_watch: Option<PasswordWatch>,
 }
 
@@ -82,12 +87,25 @@ pub fn pool(config: &ServeConfig) -> Result<PgPool, StartupError> {
         .connect_lazy_with(options))
 }
 
+/// The key pepper and the admin session key (unset or empty: the admin API is off), each
+/// refused when weak.
+fn checked_secrets(config: &ServeConfig) -> Result<(KeyPepper, Option<Secret>), WeakSecret> {
+    let pepper = KeyPepper::new(config.pepper.key_pepper.expose())?;
+    let jwt_secret = config.jwt_secret.clone().filter(|s| !s.expose().is_empty());
+    if let Some(secret) = &jwt_secret {
+        secrets::check(JWT_SECRET_VARIABLE, secret.expose())?;
+    }
+    Ok((pepper, jwt_secret))
+}
+
 /// How long a pooled connection may sit idle before it is pinged on its way out.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 impl Application {
     /// Connects, migrates (unless `no_migrate`) and binds.
     pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
+        // A weak secret stops the start before anything else happens.
+        checked_secrets(&config)?;
         let db = pool(&config)?;
         if !config.no_migrate {
             MIGRATOR.run(&db).await?;
@@ -97,7 +115,7 @@ impl Application {
 
     /// Binds with an existing pool (no migration).
     pub async fn build_with_pool(config: &ServeConfig, db: PgPool) -> Result<Self, StartupError> {
-        let pepper = KeyPepper::new(config.pepper.key_pepper.expose())?;
+        let (pepper, jwt_secret) = checked_secrets(config)?;
         let mqtt = LinkSettings::from_args(&config.mqtt, config.jwt_secret.as_ref())?;
         if mqtt.is_none() {
             tracing::warn!("SMSGW_MQTT_URL is not set: messages are stored but not sent");
@@ -108,11 +126,13 @@ impl Application {
             pepper: Arc::new(pepper),
             region: config.default_region,
             metrics: http::metrics::handle(),
-            jwt_secret: config.jwt_secret.clone().filter(|s| !s.expose().is_empty()),
+            jwt_secret,
             default_rate_limit: config.default_rate_limit,
             admin_session: time::Duration::hours(i64::from(config.admin_session_hours.max(1))),
             broker: broker.clone(),
             accept: http::accept::Accepter::start(db.clone()),
+            password_checks: Arc::new(Semaphore::new(config.login_concurrency.max(1) as usize)),
+            trusted_proxy_hops: config.trusted_proxy_hops,
         };
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -131,6 +151,7 @@ impl Application {
             db,
             mqtt,
             broker,
+            retention_days: config.retention_days,
             password_watch: PasswordWatch::of(&config.database)?,
         })
     }
@@ -169,6 +190,11 @@ impl Application {
             self.db.clone(),
             jobs::housekeeping::INTERVAL,
         ));
+        let retention = tokio::spawn(jobs::retention::run(
+            self.db.clone(),
+            self.retention_days,
+            jobs::retention::INTERVAL,
+        ));
         let password_watch = self
             .password_watch
             .map(|watch| tokio::spawn(watch.watch(self.db.clone())));
@@ -178,10 +204,16 @@ impl Application {
             ),
             _ => None,
         };
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The peer address reaches handlers (failed logins are counted per client).
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         housekeeping.abort();
+        retention.abort();
         if let Some(watch) = password_watch {
             watch.abort();
         }

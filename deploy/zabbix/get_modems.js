@@ -33,17 +33,20 @@ function age(at, now) {
     return isNaN(t) ? null : Math.max(0, Math.round((now - t) / 1000));
 }
 
-var health = get('/api/health', false);
+if (!key) {
+    throw 'Set {$SMSGW.API.KEY}: /api/health lists sites and modems only to an API key with the sites permission.';
+}
+var health = get('/api/health', true);
+if (!health.sites) {
+    throw 'GET /api/health lists no sites: give the key {$SMSGW.API.KEY} the sites permission.';
+}
 var now = Date.now();
 var out = [];
-(health.sites || []).forEach(function (site) {
+health.sites.forEach(function (site) {
     var modems = site.modems;
     if (!modems) {
         if (!site.modem_count) {
             return;
-        }
-        if (!key) {
-            throw 'Site ' + site.id + ' has modems, but /api/health does not list them: set {$SMSGW.API.KEY} to read /api/v1/sites/' + site.id + '.';
         }
         modems = get('/api/v1/sites/' + encodeURIComponent(site.id), true).modems || [];
     }

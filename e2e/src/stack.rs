@@ -411,7 +411,7 @@ impl Stack {
     pub async fn create_key(&self, name: &str, site: Option<&str>) -> Result<String, E2eError> {
         let mut args = vec!["keys", "create", "--name", name, "--rate-limit", "1000000"];
         if let Some(site) = site {
-            args.extend(["--site", site]);
+            args.extend(["--default-site", site]);
         }
         let key = self.admin(&args).await?.trim().to_owned();
         if !key.starts_with("sk_live_") {

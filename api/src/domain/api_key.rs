@@ -9,14 +9,16 @@ use hmac::{Hmac, KeyInit, Mac};
 use rand::RngExt;
 use sha2::Sha256;
 
+use crate::secrets::{self, WeakSecret};
+
 /// What every key starts with.
 pub const KEY_PREFIX: &str = "sk_live_";
 /// Random characters after [`KEY_PREFIX`].
 pub const SECRET_CHARS: usize = 32;
 /// Random characters that stay visible in the stored prefix.
 pub const VISIBLE_CHARS: usize = 8;
-/// The shortest pepper accepted, in bytes.
-pub const MIN_PEPPER_LEN: usize = 16;
+/// The setting that holds the pepper.
+pub const PEPPER_VARIABLE: &str = "SMSGW_KEY_PEPPER";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -24,11 +26,6 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("an API key is `sk_live_` followed by 32 letters and digits")]
 pub struct KeyFormatError;
-
-/// A pepper that is too short to be a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the key pepper must be at least {MIN_PEPPER_LEN} bytes")]
-pub struct PepperError;
 
 /// A well-formed API key (which may or may not exist).
 #[derive(Clone, PartialEq, Eq)]
@@ -78,11 +75,10 @@ impl std::fmt::Debug for ApiKeySecret {
 pub struct KeyPepper(Vec<u8>);
 
 impl KeyPepper {
-    /// Takes the pepper from the configuration.
-    pub fn new(pepper: &str) -> Result<Self, PepperError> {
-        if pepper.len() < MIN_PEPPER_LEN {
-            return Err(PepperError);
-        }
+    /// Takes the pepper from the configuration; a weak one is refused
+    /// ([`secrets::check`]).
+    pub fn new(pepper: &str) -> Result<Self, WeakSecret> {
+        secrets::check(PEPPER_VARIABLE, pepper)?;
         Ok(Self(pepper.as_bytes().to_vec()))
     }
 
@@ -135,8 +131,8 @@ mod tests {
     #[test]
     fn hash_depends_on_pepper_and_key() {
         let key = ApiKeySecret::generate();
-        let p1 = KeyPepper::new("0123456789abcdef").expect("pepper");
-        let p2 = KeyPepper::new("0123456789abcdeF").expect("pepper");
+        let p1 = KeyPepper::new("0123456789abcdef0123456789abcdef").expect("pepper");
+        let p2 = KeyPepper::new("0123456789abcdef0123456789abcdeF").expect("pepper");
         assert_eq!(p1.hash(&key).len(), 32);
         assert_eq!(p1.hash(&key), p1.hash(&key));
         assert_ne!(p1.hash(&key), p2.hash(&key));

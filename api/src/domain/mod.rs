@@ -4,8 +4,12 @@
 
 pub mod api_key;
 pub mod cursor;
+pub mod health;
+pub mod key_scope;
 pub mod listing;
+pub mod lockout;
 pub mod new_message;
+pub mod sender;
 
 /// One refused input value: a stable machine-readable `code`, the offending `field` and a
 /// sentence for people. The HTTP layer turns it into a problem answer.

@@ -25,22 +25,23 @@
 //! ratio is the mean batch size), `smsgw_accept_batches_split_total`.
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::Arc,
 };
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     auth::{self, AuthenticatedKey},
     error::{ApiError, is_unavailable},
     messages::message_body,
+    routing,
 };
 use crate::{
-    domain::{FieldError, new_message::NewMessage},
+    domain::{FieldError, key_scope::Permission, new_message::NewMessage},
     store::{
         self,
         idempotency::{Claim, Ticket},
@@ -294,7 +295,13 @@ async fn in_one_transaction(
         .zip(&mut answers)
         .map(
             |(s, answer)| match auth::admit(records.get(&s.key_hash).cloned()) {
-                Ok(key) => Some(key),
+                Ok(key) => {
+                    // A valid key without `send` is refused, with its budget shown.
+                    if let Err(e) = key.require(Permission::Send) {
+                        *answer = Some(Err(e));
+                    }
+                    Some(key)
+                }
                 Err(e) => {
                     *answer = Some(Err(e));
                     None
@@ -308,6 +315,7 @@ async fn in_one_transaction(
         .iter()
         .zip(&keys)
         .enumerate()
+        .filter(|(i, _)| answers[*i].is_none())
         .filter_map(|(i, (s, key))| {
             let (idempotency_key, hash) = s.idempotency.as_ref()?;
             Some((
@@ -353,7 +361,9 @@ async fn in_one_transaction(
         }
     }
 
-    let sites = choose_sites(&mut tx, &candidates).await?;
+    let asks: Vec<(&AuthenticatedKey, &NewMessage)> =
+        candidates.iter().map(|c| (c.key, c.message)).collect();
+    let sites = routing::choose_sites(&mut tx, &asks).await?;
     let mut routed = Vec::new();
     for (candidate, site) in candidates.into_iter().zip(sites) {
         match site {
@@ -448,50 +458,6 @@ async fn in_one_transaction(
             key,
             answer: answer
                 .unwrap_or_else(|| Err(ApiError::Internal("a request was left unanswered".into()))),
-        })
-        .collect())
-}
-
-/// The site of each candidate: its own if registered, else its key's default, else the
-/// router's choice, asked once for the batch (concurrent requests would all see the same
-/// queue lengths anyway).
-async fn choose_sites(
-    conn: &mut PgConnection,
-    candidates: &[Candidate<'_>],
-) -> Result<Vec<Result<String, ApiError>>, sqlx::Error> {
-    let named: Vec<String> = candidates
-        .iter()
-        .filter_map(|c| c.message.site.as_ref().map(|s| s.to_string()))
-        .collect();
-    let registered: HashSet<String> = if named.is_empty() {
-        HashSet::new()
-    } else {
-        store::sites::registered(conn, &named)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    let needs_router = candidates
-        .iter()
-        .any(|c| c.message.site.is_none() && c.key.default_site.is_none());
-    let routed = if needs_router {
-        store::sites::pick_for_routing(conn).await?
-    } else {
-        None
-    };
-    Ok(candidates
-        .iter()
-        .map(|c| match &c.message.site {
-            Some(site) if registered.contains(site.as_str()) => Ok(site.to_string()),
-            Some(site) => Err(ApiError::InvalidBody(FieldError::unknown_site(
-                site.as_str(),
-            ))),
-            None => c
-                .key
-                .default_site
-                .clone()
-                .or_else(|| routed.clone())
-                .ok_or(ApiError::NoSite),
         })
         .collect())
 }

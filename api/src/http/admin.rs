@@ -1,5 +1,6 @@
-//! The admin API (behind an admin session): create, list and revoke API keys, register and
-//! list sites — what `smsgw-api keys …` and `sites …` do, over HTTP for the dashboard.
+//! The admin API (behind an admin session): create, list, change and revoke API keys,
+//! register and list sites — what `smsgw-api keys …` and `sites …` do, over HTTP for the
+//! dashboard.
 
 use axum::{
     Extension, Json,
@@ -15,12 +16,16 @@ use super::{
     error::{ApiError, Problem},
     json::ApiJson,
     session::AdminSession,
-    sites::{SiteList, all_sites},
+    sites::{SiteList, sites_within},
 };
 use crate::{
     domain::FieldError,
+    domain::key_scope::{KeyScope, Sites},
     mqtt::credentials::{DEFAULT_VALIDITY, issue_agent_credential},
-    store::{self, StoreError, keys::KeyRecord},
+    store::{
+        self, StoreError,
+        keys::{KeyEdit, KeyRecord},
+    },
 };
 
 /// Highest rate limit a key may have, messages per minute.
@@ -35,8 +40,12 @@ pub struct KeyView {
     pub name: String,
     /// Messages per minute.
     pub rate_limit: i32,
-    /// Default site.
+    /// Default site: where its messages go when they name none.
     pub site: Option<String>,
+    /// The sites it may use; `null`: every site.
+    pub sites: Option<Vec<String>>,
+    /// What it may do: `send`, `read`, `inbound`, `sites`.
+    pub permissions: Vec<String>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -55,6 +64,8 @@ impl From<KeyRecord> for KeyView {
             name: k.name,
             rate_limit: k.rate_limit,
             site: k.default_site,
+            sites: k.sites,
+            permissions: k.permissions,
             created_at: k.created_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
@@ -76,8 +87,41 @@ pub struct CreateKeyRequest {
     pub name: String,
     /// Messages per minute (default: SMSGW_DEFAULT_RATE_LIMIT).
     pub rate_limit: Option<u32>,
-    /// Default site.
+    /// Default site (one of `sites`; the only one when `sites` has one).
     pub site: Option<String>,
+    /// The sites it may use (default: every site).
+    pub sites: Option<Vec<String>>,
+    /// What it may do (default: all of `send`, `read`, `inbound`, `sites`).
+    pub permissions: Option<Vec<String>>,
+}
+
+/// Changes to a key; what is left out stays as it is.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct UpdateKeyRequest {
+    /// Who uses it.
+    pub name: Option<String>,
+    /// Messages per minute.
+    pub rate_limit: Option<u32>,
+    /// Default site; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub site: Option<Option<String>>,
+    /// The sites it may use; `null`: every site.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub sites: Option<Option<Vec<String>>>,
+    /// What it may do.
+    pub permissions: Option<Vec<String>>,
+}
+
+/// Reads a field that is present, `null` included (`Some(None)`); a missing field stays
+/// `None` through `#[serde(default)]`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// A created key: shown this once.
@@ -140,7 +184,7 @@ pub async fn list_keys(
     responses(
         (status = 201, description = "The key, shown this once", body = CreatedKey),
         (status = 401, description = "No or invalid admin session", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name, rate limit or site", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, rate limit, site, sites or permissions (`field` names it)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_key(
@@ -149,29 +193,16 @@ pub async fn create_key(
     body: ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let request = body.value;
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(invalid(
-            "invalid_name",
-            "name",
-            "`name` must be 1 to 200 characters",
-        ));
-    }
-    let rate_limit = request.rate_limit.unwrap_or(state.default_rate_limit);
-    if !(1..=MAX_RATE_LIMIT).contains(&rate_limit) {
-        return Err(invalid(
-            "invalid_rate_limit",
-            "rate_limit",
-            format!("`rate_limit` must be 1 to {MAX_RATE_LIMIT} messages per minute"),
-        ));
-    }
-    let site = request
-        .site
-        .map(|s| s.parse::<SiteId>())
-        .transpose()
-        .map_err(|e| invalid("invalid_site", "site", e.to_string()))?;
+    let name = checked_name(&request.name)?;
+    let rate_limit = checked_rate_limit(request.rate_limit.unwrap_or(state.default_rate_limit))?;
+    let scope = KeyScope::parse(
+        request.sites.as_deref(),
+        request.site.as_deref(),
+        request.permissions.as_deref(),
+    )
+    .map_err(ApiError::InvalidBody)?;
     let (secret, record) =
-        store::keys::create(&state.db, &state.pepper, name, rate_limit, site.as_ref()).await?;
+        store::keys::create(&state.db, &state.pepper, name, rate_limit, &scope).await?;
     tracing::info!(admin = %admin.username, key = %record.prefix, "API key created");
     Ok((
         StatusCode::CREATED,
@@ -180,6 +211,89 @@ pub async fn create_key(
             record: KeyView::from(record),
         }),
     ))
+}
+
+fn checked_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(invalid(
+            "invalid_name",
+            "name",
+            "`name` must be 1 to 200 characters",
+        ));
+    }
+    Ok(name)
+}
+
+fn checked_rate_limit(rate_limit: u32) -> Result<u32, ApiError> {
+    if !(1..=MAX_RATE_LIMIT).contains(&rate_limit) {
+        return Err(invalid(
+            "invalid_rate_limit",
+            "rate_limit",
+            format!("`rate_limit` must be 1 to {MAX_RATE_LIMIT} messages per minute"),
+        ));
+    }
+    Ok(rate_limit)
+}
+
+/// `PATCH /api/v1/admin/keys/{prefix}`: change a key's name, rate limit, sites and
+/// permissions; it takes effect with the key's next request.
+#[utoipa::path(
+    patch, path = "/api/v1/admin/keys/{prefix}", tag = "admin", security(("bearer" = [])),
+    params(("prefix" = String, Path, description = "The key's visible prefix")),
+    request_body = UpdateKeyRequest,
+    responses(
+        (status = 200, description = "The key as it is now", body = KeyView),
+        (status = 401, description = "No or invalid admin session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie session without its CSRF token (`csrf_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No key with this prefix", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body not sent as application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, rate limit, site, sites or permissions (`field` names it)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_key(
+    State(state): State<AppState>,
+    Extension(admin): Extension<AdminSession>,
+    Path(prefix): Path<String>,
+    body: ApiJson<UpdateKeyRequest>,
+) -> Result<Json<KeyView>, ApiError> {
+    let patch = body.value;
+    // The body is checked before the key is looked up, so that a bad body changes nothing.
+    let name = patch
+        .name
+        .as_deref()
+        .map(checked_name)
+        .transpose()?
+        .map(str::to_owned);
+    let rate_limit = patch.rate_limit.map(checked_rate_limit).transpose()?;
+    let record = store::keys::update(&state.db, &prefix, |current| {
+        let sites = match &patch.sites {
+            Some(sites) => sites.clone(),
+            None => current.sites.clone(),
+        };
+        let site = match &patch.site {
+            Some(site) => site.clone(),
+            None => current.default_site.clone(),
+        };
+        let permissions = patch
+            .permissions
+            .clone()
+            .unwrap_or_else(|| current.permissions.clone());
+        let scope = KeyScope::parse(sites.as_deref(), site.as_deref(), Some(&permissions))?;
+        Ok(KeyEdit {
+            name: name.clone().unwrap_or_else(|| current.name.clone()),
+            rate_limit: rate_limit
+                .unwrap_or_else(|| u32::try_from(current.rate_limit).unwrap_or(1)),
+            scope,
+        })
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::NotFound(_) => ApiError::NotFound("key"),
+        other => other.into(),
+    })?;
+    tracing::info!(admin = %admin.username, key = %record.prefix, "API key changed");
+    Ok(Json(KeyView::from(record)))
 }
 
 /// `POST /api/v1/admin/keys/{prefix}/revoke`.
@@ -219,7 +333,7 @@ pub async fn list_sites(
     State(state): State<AppState>,
     Extension(_admin): Extension<AdminSession>,
 ) -> Result<Json<SiteList>, ApiError> {
-    Ok(Json(all_sites(&state).await?))
+    Ok(Json(sites_within(&state, &Sites::All).await?))
 }
 
 /// `POST /api/v1/admin/sites`: register a site and issue its agent's broker credentials.

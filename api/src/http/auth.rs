@@ -21,7 +21,10 @@ use sqlx::PgPool;
 
 use super::{AppState, error::ApiError};
 use crate::{
-    domain::api_key::ApiKeySecret,
+    domain::{
+        api_key::{ApiKeySecret, KEY_PREFIX},
+        key_scope::{KeyScope, Permission},
+    },
     store::{self, keys::KeyRecord, messages::Viewer, rate_limit::RateLimitStatus},
 };
 
@@ -34,27 +37,53 @@ pub struct AuthenticatedKey {
     pub prefix: String,
     /// Messages per minute.
     pub rate_limit: i32,
-    /// Where its messages go when they name no site.
-    pub default_site: Option<String>,
+    /// Its sites, default site and permissions.
+    pub scope: KeyScope,
 }
 
 impl AuthenticatedKey {
-    /// The key as a viewer of messages.
+    /// Refuses the request (403 `permission_denied`) unless the key has `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.scope.allows(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::PermissionDenied(permission))
+        }
+    }
+
+    /// Refuses a site the key may not use (403 `site_not_allowed`), whether it exists or
+    /// not: a scoped key learns nothing about other sites.
+    pub fn require_site(&self, site: &str) -> Result<(), ApiError> {
+        if self.scope.sites.contains(site) {
+            Ok(())
+        } else {
+            Err(ApiError::SiteNotAllowed(site.to_owned()))
+        }
+    }
+
+    /// The key as a viewer of messages: those it sent (with `read`) and the inbound SMS
+    /// of its sites (with `inbound`).
     pub fn viewer(&self) -> Viewer {
         Viewer {
             key_id: self.id,
-            default_site: self.default_site.clone(),
+            own: self.scope.allows(Permission::Read),
+            inbound: self.scope.inbound_sites(),
         }
     }
 }
 
-/// The presented key text, from `X-API-Key` or `Authorization: Bearer`.
+/// The presented key text, from `X-API-Key` or `Authorization: Bearer`. An empty
+/// `X-API-Key` (what a monitoring template sends when its key macro is left empty) counts
+/// as none.
 fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     if let Some(value) = headers.get("x-api-key") {
-        return value
+        let key = value
             .to_str()
             .map(str::trim)
-            .map_err(|_| ApiError::InvalidApiKey);
+            .map_err(|_| ApiError::InvalidApiKey)?;
+        if !key.is_empty() {
+            return Ok(key);
+        }
     }
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| ApiError::InvalidApiKey)?;
@@ -65,6 +94,22 @@ fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
         return Ok(token.trim());
     }
     Err(ApiError::MissingApiKey)
+}
+
+/// Whether these headers present an API key at all (valid or not): a non-empty
+/// `X-API-Key`, or a bearer token shaped like a key (other bearer tokens are sessions).
+pub fn presents_key(headers: &HeaderMap) -> bool {
+    let bearer_key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && token.trim().starts_with(KEY_PREFIX)
+        });
+    let header_key = headers
+        .get("x-api-key")
+        .is_some_and(|v| !v.as_bytes().trim_ascii().is_empty());
+    bearer_key || header_key
 }
 
 /// The HMAC of the presented key. A missing or malformed key is refused here, without
@@ -82,10 +127,10 @@ pub fn admit(record: Option<KeyRecord>) -> Result<AuthenticatedKey, ApiError> {
         return Err(ApiError::RevokedApiKey);
     }
     Ok(AuthenticatedKey {
+        scope: record.scope(),
         id: record.id,
         prefix: record.prefix,
         rate_limit: record.rate_limit,
-        default_site: record.default_site,
     })
 }
 
@@ -95,7 +140,12 @@ pub async fn find_key(state: &AppState, hash: Vec<u8>) -> Result<AuthenticatedKe
     admit(found.remove(&hash))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthenticatedKey, ApiError> {
+/// The valid key these headers present (401 for a missing, malformed, unknown or revoked
+/// one).
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<AuthenticatedKey, ApiError> {
     let hash = presented_hash(state, headers)?;
     find_key(state, hash).await
 }

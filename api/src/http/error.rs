@@ -11,7 +11,7 @@ use axum::{
 use serde::Serialize;
 
 use crate::{
-    domain::FieldError,
+    domain::{FieldError, key_scope::Permission},
     store::{StoreError, rate_limit::RateLimitStatus},
 };
 
@@ -45,12 +45,32 @@ pub enum ApiError {
     /// The presented key was revoked.
     #[error("the API key has been revoked")]
     RevokedApiKey,
+    /// The key lacks the permission this request needs.
+    #[error("this API key does not have the `{0}` permission")]
+    PermissionDenied(Permission),
+    /// The key may not use this site.
+    #[error("this API key may not use site {0:?}")]
+    SiteNotAllowed(String),
     /// The admin API needs SMSGW_JWT_SECRET.
     #[error("the admin API is disabled: SMSGW_JWT_SECRET is not set")]
     AdminDisabled,
     /// Wrong user name or password.
     #[error("wrong user name or password")]
     InvalidCredentials,
+    /// Too many failed logins for this user name or client address.
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    TooManyAttempts {
+        /// Seconds until the lock-out ends.
+        retry_after_secs: u64,
+    },
+    /// Every password check slot is taken.
+    #[error("too many logins at once; try again in a moment")]
+    LoginBusy,
+    /// A cookie-authenticated unsafe request without the session's CSRF token.
+    #[error(
+        "a request made with the session cookie must send the session's csrf_token (from the login answer) in X-CSRF-Token"
+    )]
+    CsrfRequired,
     /// No admin session was presented.
     #[error(
         "an admin session is required: log in at /api/v1/auth/login and send the token as Authorization: Bearer"
@@ -74,6 +94,9 @@ pub enum ApiError {
     /// The message is past the point where it can be canceled.
     #[error("the message is {0} and can no longer be canceled")]
     NotCancelable(&'static str),
+    /// The message may still go to a branch, which needs its number and text.
+    #[error("the message is {0} and may still be sent; cancel it first, or wait until it is sent")]
+    NotErasable(String),
     /// The key's budget for the current window is spent.
     #[error("rate limit of {} messages per minute reached; retry in {} s", .0.limit, .0.reset_after_secs)]
     RateLimited(RateLimitStatus),
@@ -121,6 +144,9 @@ const UNAVAILABLE: (StatusCode, &str, &str) = (
 const UNAVAILABLE_DETAIL: &str = "the database is out of reach; nothing was stored, try again";
 /// `Retry-After` of a [`UNAVAILABLE`] answer, in seconds.
 const UNAVAILABLE_RETRY_SECS: u32 = 1;
+
+/// `Retry-After` of a `login_busy` answer, in seconds.
+const LOGIN_BUSY_RETRY_SECS: u32 = 1;
 
 /// Whether `e` means the database could not be reached (no connection in time, the
 /// connection broke, the server is shutting down or full), as opposed to a statement it
@@ -180,6 +206,16 @@ impl ApiError {
                 "revoked_api_key",
                 "Revoked API key",
             ),
+            ApiError::PermissionDenied(_) => (
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                "Permission denied",
+            ),
+            ApiError::SiteNotAllowed(_) => (
+                StatusCode::FORBIDDEN,
+                "site_not_allowed",
+                "Site not allowed",
+            ),
             ApiError::AdminDisabled => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "admin_disabled",
@@ -189,6 +225,21 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "Invalid credentials",
+            ),
+            ApiError::TooManyAttempts { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed logins",
+            ),
+            ApiError::LoginBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "login_busy",
+                "Too many logins at once",
+            ),
+            ApiError::CsrfRequired => (
+                StatusCode::FORBIDDEN,
+                "csrf_required",
+                "CSRF token required",
             ),
             ApiError::MissingSession => (
                 StatusCode::UNAUTHORIZED,
@@ -214,6 +265,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "not_cancelable",
                 "Message not cancelable",
+            ),
+            ApiError::NotErasable(_) => (
+                StatusCode::CONFLICT,
+                "not_erasable",
+                "Message not erasable yet",
             ),
             ApiError::RateLimited(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -248,6 +304,7 @@ impl ApiError {
                 e.detail.clone(),
                 (!e.field.is_empty()).then(|| e.field.clone()),
             ),
+            ApiError::SiteNotAllowed(_) => (self.to_string(), Some("site".to_owned())),
             ApiError::Database(e) if is_unavailable(e) => (UNAVAILABLE_DETAIL.to_owned(), None),
             ApiError::DatabaseUnavailable(_) => (UNAVAILABLE_DETAIL.to_owned(), None),
             ApiError::Database(_) | ApiError::Internal(_) => (
@@ -272,6 +329,7 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownSite(site) => ApiError::InvalidBody(FieldError::unknown_site(&site)),
             StoreError::AlreadyExists(what) => ApiError::AlreadyExists(what),
             StoreError::NotFound(_) => ApiError::NotFound("resource"),
+            StoreError::Invalid(e) => ApiError::InvalidBody(e),
             StoreError::Database(e) => ApiError::Database(e),
         }
     }
@@ -301,6 +359,17 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(rate.reset_after_secs),
                 );
                 response.extensions_mut().insert(*rate);
+            }
+            ApiError::TooManyAttempts { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::LoginBusy => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(LOGIN_BUSY_RETRY_SECS),
+                );
             }
             ApiError::Database(_) | ApiError::DatabaseUnavailable(_)
                 if status == StatusCode::SERVICE_UNAVAILABLE =>

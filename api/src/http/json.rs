@@ -7,6 +7,8 @@ use axum::{
     body::Bytes,
     extract::{FromRequest, Request},
     http::{StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -31,6 +33,25 @@ fn is_json(content_type: &str) -> bool {
         .trim()
         .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Middleware: a request that has a body must say it is JSON (415
+/// `unsupported_media_type` otherwise). [`ApiJson`] alone also reads a body that comes
+/// without any content type, as seed clients send them to `POST /api/v1/messages`.
+pub async fn require_json_body(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json);
+    if has_body && !json {
+        return ApiError::UnsupportedMediaType.into_response();
+    }
+    next.run(req).await
 }
 
 /// Turns a serde error at a path into a field error.

@@ -30,13 +30,14 @@ use crate::{
     domain::{
         FieldError,
         cursor::Cursor,
+        key_scope::Permission,
         listing::{Direction, ListFilter, ListQuery},
         new_message::{NewMessage, SendMessageRequest},
     },
     store::{
         self,
         dispatch::CancelRequest,
-        messages::{EventRow, MessageRow},
+        messages::{Erasure, EventRow, MessageRow},
     },
 };
 
@@ -53,8 +54,13 @@ pub struct MessageView {
     pub direction: Direction,
     /// Current status.
     pub status: String,
-    /// The other party, E.164.
+    /// The other party: E.164; for an inbound SMS a sender name such as `BANK` as given,
+    /// or what could be made of a sender the network garbled (see `sender_raw`).
     pub phone: String,
+    /// The sender of an inbound SMS exactly as the network gave it, when `phone` is not
+    /// exactly it (normalised to E.164, cut to 64 characters, or empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_raw: Option<String>,
     /// The text.
     pub content: String,
     /// Site it goes through.
@@ -87,6 +93,12 @@ pub struct MessageView {
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// When its number, text and client data were erased (`DELETE`); they are empty.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub erased_at: Option<OffsetDateTime>,
     /// When it entered each state it has been in, e.g. `{"queued": "2026-…"}`.
     #[schema(value_type = Object)]
     pub timestamps: serde_json::Map<String, Value>,
@@ -154,6 +166,7 @@ impl From<MessageRow> for MessageView {
             direction: Direction::from_db(&row.direction),
             status: row.status,
             phone: row.phone,
+            sender_raw: row.sender_raw,
             content: row.content,
             site: row.site_id,
             modem: row.modem_id,
@@ -168,6 +181,7 @@ impl From<MessageRow> for MessageView {
             inserted_at: row.created_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            erased_at: row.erased_at,
             timestamps,
             history: None,
         }
@@ -249,6 +263,7 @@ pub fn message_body(row: MessageRow) -> Result<Value, serde_json::Error> {
         (status = 200, description = "Replay of an earlier answer (Idempotent-Replayed: true)", body = MessageView),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `send` (`permission_denied`), or the site named is not one of the key's (`site_not_allowed`, `field` = `site`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No site is registered", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not sent as JSON", body = Problem, content_type = "application/problem+json"),
@@ -318,6 +333,16 @@ pub async fn create(
     Ok(response)
 }
 
+/// The key as a reader of messages; a key that may read neither its own messages nor any
+/// inbound SMS is refused (403 `permission_denied`).
+fn reader(key: &AuthenticatedKey) -> Result<store::messages::Viewer, ApiError> {
+    let viewer = key.viewer();
+    if !viewer.own && viewer.inbound.is_none() {
+        return Err(ApiError::PermissionDenied(Permission::Read));
+    }
+    Ok(viewer)
+}
+
 /// `GET /api/v1/messages`: the key's messages, filtered, newest first.
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "messages", security(("api_key" = []), ("bearer" = [])),
@@ -326,6 +351,7 @@ pub async fn create(
         (status = 200, description = "A page of messages", body = MessageList),
         (status = 400, description = "Unknown status or direction, bad date, limit over 500, foreign cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key has neither `read` nor `inbound` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -337,7 +363,7 @@ pub async fn list(
         ApiError::InvalidRequest(FieldError::new("invalid_query", "", e.body_text()))
     })?;
     let filter = ListFilter::parse(query, state.region).map_err(ApiError::InvalidRequest)?;
-    let mut rows = store::messages::list_visible(&state.db, &key.viewer(), &filter).await?;
+    let mut rows = store::messages::list_visible(&state.db, &reader(&key)?, &filter).await?;
     let limit = usize::try_from(filter.limit).unwrap_or(usize::MAX);
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
@@ -366,6 +392,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The message and its history", body = MessageView),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key has neither `read` nor `inbound` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message, or not one this key may see", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -376,7 +403,7 @@ pub async fn get(
 ) -> Result<Json<MessageView>, ApiError> {
     // An id that is not a UUID names no message: the same 404 as another key's message.
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
-    let row = store::messages::find_visible(&state.db, &key.viewer(), id)
+    let row = store::messages::find_visible(&state.db, &reader(&key)?, id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     let history = store::messages::history(&state.db, id).await?;
@@ -393,6 +420,7 @@ pub async fn get(
         (status = 200, description = "Canceled (also when it already was)", body = MessageView),
         (status = 202, description = "The branch may already hold it: a cancel command is on its way, and the message becomes `canceled`, or `sending` when it was too late; its history shows `cancel_requested`", body = MessageView),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `send` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message, or not one this key may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already with a modem or finished", body = Problem, content_type = "application/problem+json"),
     )
@@ -405,6 +433,7 @@ pub async fn cancel(
     Extension(key): Extension<AuthenticatedKey>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    key.require(Permission::Send)?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
     let mut tx = state.db.begin().await?;
     let status = store::messages::lock_owned(&mut tx, key.id, id)
@@ -438,4 +467,40 @@ pub async fn cancel(
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     Ok((answer, Json(MessageView::from(row))).into_response())
+}
+
+/// `DELETE /api/v1/messages/{id}`: erase a message's number and text.
+#[utoipa::path(
+    delete, path = "/api/v1/messages/{id}", tag = "messages", security(("api_key" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Message id")),
+    responses(
+        (status = 200, description = "Erased (also when it already was): number, text, client data and raw sender are empty, `erased_at` is set; states, times and history stay", body = MessageView),
+        (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key has neither `read` nor `inbound` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message, or not one this key may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still on its way to a branch (`not_erasable`): cancel it first, or wait until it is sent", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+/// Any message the key may see can be erased (GDPR erasure, or an OTP nobody should read
+/// again); one the API may still publish to a branch is refused, since the branch needs
+/// its number and text.
+pub async fn erase(
+    State(state): State<AppState>,
+    Extension(key): Extension<AuthenticatedKey>,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("message"))?;
+    // Who may see a message never changes: look first, then erase.
+    store::messages::find_visible(&state.db, &reader(&key)?, id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    match store::messages::erase(&state.db, id, |row| message_body(row.clone())).await? {
+        Erasure::Erased(row) => {
+            tracing::info!(message_id = %id, key = %key.prefix, "message erased");
+            metrics::counter!("smsgw_messages_erased_total").increment(1);
+            Ok(Json(MessageView::from(*row)))
+        }
+        Erasure::InFlight(status) => Err(ApiError::NotErasable(status)),
+        Erasure::Missing => Err(ApiError::NotFound("message")),
+    }
 }

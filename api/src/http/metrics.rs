@@ -1,18 +1,22 @@
 //! Prometheus metrics: a process-wide recorder (the `metrics` facade allows one), a
-//! middleware that counts requests by method, route template (never the raw path, which
-//! holds ids) and status, and the `/metrics` endpoint that renders them.
+//! middleware that counts requests by method (the standard ones, else `other`), route
+//! template (never the raw path, which holds ids) and status, and the `/metrics` endpoint
+//! that renders them.
 
 use std::{sync::OnceLock, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::header,
+    http::{Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use smsgw_shared::wire::ModemHealth;
+
 use super::AppState;
+use crate::domain::health::modem_is_up;
 
 /// Bounds of the request duration histogram, in seconds.
 const DURATION_BUCKETS: &[f64] = &[
@@ -74,8 +78,20 @@ fn describe() {
         "Messages canceled before they left the API"
     );
     describe_counter!(
+        "smsgw_messages_erased_total",
+        "Messages whose number and text were erased by DELETE /api/v1/messages/{id}"
+    );
+    describe_counter!(
+        "smsgw_retention_deleted_total",
+        "Rows deleted past SMSGW_RETENTION_DAYS, by kind (messages with their history, dead letters)"
+    );
+    describe_counter!(
         "smsgw_cancel_requests_total",
         "Cancel requests for messages an agent may hold"
+    );
+    describe_counter!(
+        "smsgw_admin_logins_total",
+        "Admin logins by outcome: ok, refused (wrong user name or password), locked (too many failures), busy (every password check slot taken)"
     );
     describe_counter!(
         "smsgw_rate_limited_total",
@@ -92,6 +108,10 @@ fn describe() {
     describe_counter!(
         "smsgw_mqtt_invalid_total",
         "MQTT messages dropped because their topic or payload was invalid, by kind and reason"
+    );
+    describe_counter!(
+        "smsgw_dead_letters_total",
+        "Agent events kept as dead letters and acknowledged instead of applied, by kind and cause (refused by the database, or payload that does not decode)"
     );
     describe_counter!(
         "smsgw_mqtt_ingest_failed_total",
@@ -144,10 +164,27 @@ fn describe() {
     );
 }
 
+/// The method label of a request: one of the standard methods, else `other`, so that
+/// clients inventing methods cannot add series without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 /// Counts and times every request.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -155,7 +192,11 @@ pub async fn track(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status),
+    ];
     metrics::counter!("smsgw_http_requests_total", &labels).increment(1);
     metrics::histogram!("smsgw_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
@@ -208,21 +249,21 @@ async fn fleet_gauges(db: &sqlx::PgPool) {
         gauge!("smsgw_site_queue", "site" => site.id).set(site.queue as f64);
     }
     for modem in modems {
-        let field = |name: &str| modem.state.get(name);
-        let up = field("registered").and_then(|v| v.as_bool()) == Some(true)
-            && field("circuit").and_then(|v| v.as_str()) == Some("closed")
-            && field("sim").and_then(|v| v.as_str()) == Some("ready");
         let labels = [("site", modem.site_id.clone()), ("modem", modem.id.clone())];
-        gauge!("smsgw_modem_up", &labels).set(if up { 1.0 } else { 0.0 });
-        if let Some(queue) = field("queue").and_then(|v| v.as_f64()) {
-            gauge!("smsgw_modem_queue", &labels).set(queue);
+        // A state that does not read as a modem's health (written by another version)
+        // counts as down, with no other gauge.
+        let Ok(health) = serde_json::from_value::<ModemHealth>(modem.state) else {
+            gauge!("smsgw_modem_up", &labels).set(0.0);
+            continue;
+        };
+        let up = if modem_is_up(&health) { 1.0 } else { 0.0 };
+        gauge!("smsgw_modem_up", &labels).set(up);
+        gauge!("smsgw_modem_queue", &labels).set(f64::from(health.queue));
+        if let Some(bars) = health.signal.bars {
+            gauge!("smsgw_modem_signal_bars", &labels).set(f64::from(bars));
         }
-        let signal = field("signal");
-        if let Some(bars) = signal.and_then(|s| s.get("bars")).and_then(|v| v.as_f64()) {
-            gauge!("smsgw_modem_signal_bars", &labels).set(bars);
-        }
-        if let Some(rssi) = signal.and_then(|s| s.get("rssi")).and_then(|v| v.as_f64()) {
-            gauge!("smsgw_modem_rssi_dbm", &labels).set(rssi);
+        if let Some(rssi) = health.signal.rssi {
+            gauge!("smsgw_modem_rssi_dbm", &labels).set(f64::from(rssi));
         }
     }
 }

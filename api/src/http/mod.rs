@@ -1,19 +1,24 @@
 //! The HTTP API: one [`AppState`] shared by all handlers and [`router`], which merges one
 //! module per resource. A reader finds an endpoint by its noun: `messages.rs`,
-//! `sites.rs`, `health.rs`, `admin.rs` (keys and sites for administrators); cross-cutting
-//! parts are `auth.rs` (API keys and rate-limit headers), `accept.rs` (the group commit
-//! behind sending), `session.rs` (admin login), `json.rs` (body extractor), `error.rs`
-//! (problem answers), `metrics.rs` and `openapi.rs` (the OpenAPI document and Swagger UI).
+//! `sites.rs`, `health.rs`, `admin.rs` (keys and sites for administrators),
+//! `dead_letters.rs`; cross-cutting parts are `auth.rs` (API keys, their scopes and
+//! rate-limit headers), `accept.rs` (the group commit behind sending) and `routing.rs`
+//! (where a message goes), `session.rs` (admin login, logout and CSRF) with
+//! `client_addr.rs`, `json.rs` (body extractor), `error.rs` (problem answers), `metrics.rs`
+//! and `openapi.rs` (the OpenAPI document and Swagger UI).
 
 pub mod accept;
 pub mod admin;
 pub mod auth;
+pub mod client_addr;
+pub mod dead_letters;
 pub mod error;
 pub mod health;
 pub mod json;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod routing;
 pub mod session;
 pub mod sites;
 
@@ -23,11 +28,12 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     middleware,
-    routing::{get, post},
+    routing::{get, patch, post},
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use smsgw_shared::phone::Region;
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -55,13 +61,20 @@ pub struct AppState {
     pub broker: Option<Arc<BrokerStatus>>,
     /// Stores sent messages in shared transactions (group commit).
     pub accept: accept::Accepter,
+    /// Password checks (argon2id, ~19 MiB each) that may run at once.
+    pub password_checks: Arc<Semaphore>,
+    /// Proxies in front whose `X-Forwarded-For` entries are trusted.
+    pub trusted_proxy_hops: u8,
 }
 
 /// All routes of the API.
 pub fn router(state: AppState) -> Router {
     let with_key = Router::new()
         .route("/api/v1/messages", get(messages::list))
-        .route("/api/v1/messages/{id}", get(messages::get))
+        .route(
+            "/api/v1/messages/{id}",
+            get(messages::get).delete(messages::erase),
+        )
         .route("/api/v1/messages/{id}/cancel", post(messages::cancel))
         .route("/api/v1/sites", get(sites::list))
         .route("/api/v1/sites/{id}", get(sites::get))
@@ -74,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/keys",
             get(admin::list_keys).post(admin::create_key),
         )
+        .route("/api/v1/admin/keys/{prefix}", patch(admin::update_key))
         .route(
             "/api/v1/admin/keys/{prefix}/revoke",
             post(admin::revoke_key),
@@ -82,16 +96,21 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/sites",
             get(admin::list_sites).post(admin::create_site),
         )
+        .route("/api/v1/admin/dead-letters", get(dead_letters::list))
+        .route("/api/v1/auth/logout", post(session::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             session::require_admin,
-        ));
+        ))
+        .route("/api/v1/auth/login", post(session::login))
+        // Forms of other sites cannot send JSON without asking first (CORS): what a
+        // session can do takes JSON bodies only.
+        .route_layer(middleware::from_fn(json::require_json_body));
     Router::new()
         .merge(with_key)
         // Sending checks its key itself, with the batch that stores it (see `accept.rs`).
         .route("/api/v1/messages", post(messages::create))
         .merge(with_session)
-        .route("/api/v1/auth/login", post(session::login))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/health", get(health::api_health))

@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, error::Problem, health, messages, metrics, session, sites};
+use super::{admin, dead_letters, error::Problem, health, messages, metrics, session, sites};
 use crate::domain::new_message::SendMessageRequest;
 
 /// The API description.
@@ -21,6 +21,7 @@ use crate::domain::new_message::SendMessageRequest;
         messages::list,
         messages::get,
         messages::cancel,
+        messages::erase,
         sites::list,
         sites::get,
         health::healthz,
@@ -28,11 +29,14 @@ use crate::domain::new_message::SendMessageRequest;
         health::api_health,
         metrics::render,
         session::login,
+        session::logout,
         admin::list_keys,
         admin::create_key,
+        admin::update_key,
         admin::revoke_key,
         admin::list_sites,
         admin::create_site,
+        dead_letters::list,
     ),
     components(schemas(
         SendMessageRequest,
@@ -43,15 +47,22 @@ use crate::domain::new_message::SendMessageRequest;
         sites::SiteView,
         sites::SiteList,
         sites::ModemView,
+        health::HealthView,
+        health::QueueSummary,
+        crate::domain::health::ModemSummary,
+        crate::domain::health::Status,
         Problem,
         session::LoginRequest,
         session::LoginResponse,
         admin::KeyView,
         admin::KeyList,
         admin::CreateKeyRequest,
+        admin::UpdateKeyRequest,
         admin::CreatedKey,
         admin::CreateSiteRequest,
         admin::CreatedSite,
+        dead_letters::DeadLetterView,
+        dead_letters::DeadLetterList,
     )),
     modifiers(&SecuritySchemes),
     tags(

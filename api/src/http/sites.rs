@@ -15,9 +15,12 @@ use super::{
     auth::AuthenticatedKey,
     error::{ApiError, Problem},
 };
-use crate::store::{
-    self,
-    sites::{ModemRecord, SiteRecord},
+use crate::{
+    domain::key_scope::{Permission, Sites},
+    store::{
+        self,
+        sites::{ModemRecord, SiteRecord},
+    },
 };
 
 /// A site as the API shows it.
@@ -84,24 +87,33 @@ pub struct SiteList {
     pub sites: Vec<SiteView>,
 }
 
-/// Every site, as both the key API and the admin API list them.
-pub async fn all_sites(state: &AppState) -> Result<SiteList, ApiError> {
+/// The sites among `within`, as both the key API and the admin API list them.
+pub async fn sites_within(state: &AppState, within: &Sites) -> Result<SiteList, ApiError> {
     let sites = store::sites::list(&state.db).await?;
     Ok(SiteList {
-        sites: sites.into_iter().map(SiteView::from).collect(),
+        sites: sites
+            .into_iter()
+            .filter(|s| within.contains(&s.id))
+            .map(SiteView::from)
+            .collect(),
     })
 }
 
 /// `GET /api/v1/sites`.
 #[utoipa::path(
     get, path = "/api/v1/sites", tag = "sites", security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, description = "Every site", body = SiteList), (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"))
+    responses(
+        (status = 200, description = "The sites the key may use", body = SiteList),
+        (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `sites` (`permission_denied`)", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Extension(_key): Extension<AuthenticatedKey>,
+    Extension(key): Extension<AuthenticatedKey>,
 ) -> Result<Json<SiteList>, ApiError> {
-    Ok(Json(all_sites(&state).await?))
+    key.require(Permission::Sites)?;
+    Ok(Json(sites_within(&state, &key.scope.sites).await?))
 }
 
 /// `GET /api/v1/sites/{id}`: one site with its modems.
@@ -111,14 +123,17 @@ pub async fn list(
     responses(
         (status = 200, description = "The site and its modems", body = SiteView),
         (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `sites` (`permission_denied`) or may not use this site (`site_not_allowed`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such site", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Extension(_key): Extension<AuthenticatedKey>,
+    Extension(key): Extension<AuthenticatedKey>,
     Path(id): Path<String>,
 ) -> Result<Json<SiteView>, ApiError> {
+    key.require(Permission::Sites)?;
+    key.require_site(&id)?;
     let id: SiteId = id.parse().map_err(|_| ApiError::NotFound("site"))?;
     let site = store::sites::find(&state.db, &id)
         .await?

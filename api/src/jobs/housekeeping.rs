@@ -1,5 +1,6 @@
 //! Housekeeping: expire messages that never left the API, and delete rate-limit windows
-//! that have ended and idempotency records past their lifetime.
+//! that have ended, idempotency records past their lifetime, login counters that are
+//! forgotten and admin sessions that ended.
 
 use std::time::Duration;
 
@@ -21,6 +22,10 @@ pub struct Swept {
     pub windows: u64,
     /// Idempotency records deleted.
     pub idempotency_records: u64,
+    /// Login attempt counters deleted.
+    pub login_counters: u64,
+    /// Ended admin sessions deleted.
+    pub sessions: u64,
 }
 
 /// One pass.
@@ -34,6 +39,8 @@ pub async fn run_once(db: &PgPool) -> Result<Swept, sqlx::Error> {
             IDEMPOTENCY_TTL.as_secs_f64(),
         )
         .await?,
+        login_counters: store::logins::delete_stale(&mut conn).await?,
+        sessions: store::sessions::delete_ended(&mut conn).await?,
     })
 }
 

@@ -3,3 +3,4 @@
 //! a leader (DESIGN §4). The MQTT re-dispatch loop joins them next.
 
 pub mod housekeeping;
+pub mod retention;

@@ -8,13 +8,14 @@
 
 use smsgw_shared::{
     ids::{MessageId, SiteId},
-    phone::PhoneNumber,
     sms::analyze,
     state::{MessageState, can_advance},
     wire::{AGENT_STATES, ConnState, InboundEvent, Presence, StatusEvent},
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::domain::sender::Sender;
 
 /// What became of a status event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,27 +147,28 @@ pub async fn store_inbound(
     site: &SiteId,
     event: &InboundEvent,
 ) -> Result<InboundOutcome, sqlx::Error> {
-    // A number is kept in E.164 (so that filters by phone find it); a sender name as given.
-    let phone = PhoneNumber::parse(&event.from, None)
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|_| event.from.trim().to_owned());
+    // A number is kept in E.164 (so that filters by phone find it), a sender name as
+    // given; whatever else the network sent is stored too, kept raw beside.
+    let sender = Sender::normalize(&event.from);
     let info = analyze(&event.text);
     let id = MessageId::new().as_uuid();
     let stored = sqlx::query_scalar!(
         r#"INSERT INTO messages (id, direction, site_id, modem_id, phone, content, encoding,
-                                 segments, status, received_at, created_at, event_id)
-           VALUES ($1, 'inbound', $2, $3, $4, $5, $6, $7, 'received', $8, now(), $9)
+                                 segments, status, received_at, created_at, event_id,
+                                 sender_raw)
+           VALUES ($1, 'inbound', $2, $3, $4, $5, $6, $7, 'received', $8, now(), $9, $10)
            ON CONFLICT (event_id) DO NOTHING
            RETURNING id"#,
         id,
         site.as_str(),
         event.modem.as_str(),
-        phone,
+        sender.phone,
         event.text,
         info.encoding.as_str(),
         i32::try_from(event.segments).unwrap_or(i32::MAX),
         event.received_at,
         event.event_id.as_uuid(),
+        sender.raw,
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -1,6 +1,6 @@
-//! Messages and their status history. Every list and lookup is scoped to the asking key:
-//! a key sees the messages it sent, and the inbound messages of its default site (of
-//! every site when it has none).
+//! Messages and their status history. Every list and lookup is scoped to the asking key
+//! ([`Viewer`]): a key sees the messages it sent (with the `read` permission) and the
+//! inbound messages of its sites (with `inbound`; see [`crate::domain::key_scope`]).
 
 use std::collections::HashMap;
 
@@ -10,15 +10,28 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{listing::ListFilter, new_message::NewMessage};
+use crate::domain::{key_scope::Sites, listing::ListFilter, new_message::NewMessage};
 
-/// Who is asking: the key and its default site.
+/// Who is asking, and what they may see.
 #[derive(Debug, Clone)]
 pub struct Viewer {
     /// The key's row id.
     pub key_id: i64,
-    /// The key's default site.
-    pub default_site: Option<String>,
+    /// Whether it sees the messages it sent.
+    pub own: bool,
+    /// The sites whose inbound messages it sees; `None`: none at all.
+    pub inbound: Option<Sites>,
+}
+
+impl Viewer {
+    /// Whether it sees inbound messages, and of which sites (`None`: every site), as the
+    /// queries take them.
+    fn inbound_params(&self) -> (bool, Option<Vec<String>>) {
+        match &self.inbound {
+            None => (false, None),
+            Some(sites) => (true, sites.as_list().map(<[String]>::to_vec)),
+        }
+    }
 }
 
 /// A message row: the columns of `messages`, as the migrations define them.
@@ -60,6 +73,8 @@ pub struct MessageRow {
     pub canceled_at: Option<OffsetDateTime>,
     pub received_at: Option<OffsetDateTime>,
     pub event_id: Option<Uuid>,
+    pub sender_raw: Option<String>,
+    pub erased_at: Option<OffsetDateTime>,
 }
 
 impl MessageRow {
@@ -264,15 +279,19 @@ pub async fn find_visible(
     viewer: &Viewer,
     id: Uuid,
 ) -> Result<Option<MessageRow>, sqlx::Error> {
+    let (inbound, sites) = viewer.inbound_params();
     sqlx::query_as!(
         MessageRow,
         r#"SELECT * FROM messages m
            WHERE m.id = $1
-             AND (m.owner_key_id = $2
-                  OR (m.direction = 'inbound' AND ($3::text IS NULL OR m.site_id = $3)))"#,
+             AND (($3 AND m.owner_key_id = $2)
+                  OR ($4 AND m.direction = 'inbound'
+                      AND ($5::text[] IS NULL OR m.site_id = ANY($5))))"#,
         id,
         viewer.key_id,
-        viewer.default_site,
+        viewer.own,
+        inbound,
+        sites as _,
     )
     .fetch_optional(db)
     .await
@@ -285,11 +304,13 @@ pub async fn list_visible(
     viewer: &Viewer,
     filter: &ListFilter,
 ) -> Result<Vec<MessageRow>, sqlx::Error> {
+    let (inbound, sites) = viewer.inbound_params();
     sqlx::query_as!(
         MessageRow,
         r#"SELECT * FROM messages m
-           WHERE (m.owner_key_id = $1
-                  OR (m.direction = 'inbound' AND ($2::text IS NULL OR m.site_id = $2)))
+           WHERE (($13 AND m.owner_key_id = $1)
+                  OR ($14 AND m.direction = 'inbound'
+                      AND ($2::text[] IS NULL OR m.site_id = ANY($2))))
              AND ($3::text IS NULL OR m.direction = $3)
              AND ($4::text IS NULL OR m.status = $4)
              AND ($5::text IS NULL OR m.phone = $5)
@@ -300,7 +321,7 @@ pub async fn list_visible(
            ORDER BY m.created_at DESC, m.id DESC
            LIMIT $11 OFFSET $12"#,
         viewer.key_id,
-        viewer.default_site,
+        sites as _,
         filter.direction.map(|d| d.as_db()),
         filter.status.map(|s| s.as_str()),
         filter.phone.as_ref().map(|p| p.as_str()),
@@ -311,9 +332,71 @@ pub async fn list_visible(
         filter.cursor.map(|c| c.id),
         filter.limit + 1,
         filter.offset,
+        viewer.own,
+        inbound,
     )
     .fetch_all(db)
     .await
+}
+
+/// What became of an erasure.
+#[derive(Debug, Clone)]
+pub enum Erasure {
+    /// Number, text, client data and raw sender are blank now (or were already); the
+    /// message as it is.
+    Erased(Box<MessageRow>),
+    /// The API may still publish it to a branch (`pending`, `queued`, `dispatched`): its
+    /// number and text are still needed. Nothing changed.
+    InFlight(String),
+    /// No such message.
+    Missing,
+}
+
+/// Erases a message's number, text, client data and raw sender, keeping its states,
+/// times and history as a tombstone. Its idempotent answer, which repeats number and
+/// text, becomes `answer(tombstone)` in the same transaction, so that a repeated request
+/// gets the tombstone and stores nothing.
+pub async fn erase(
+    db: &PgPool,
+    id: Uuid,
+    answer: impl FnOnce(&MessageRow) -> Result<Value, serde_json::Error>,
+) -> Result<Erasure, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let Some(status) =
+        sqlx::query_scalar!("SELECT status FROM messages WHERE id = $1 FOR UPDATE", id)
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
+        return Ok(Erasure::Missing);
+    };
+    if matches!(status.as_str(), "pending" | "queued" | "dispatched") {
+        return Ok(Erasure::InFlight(status));
+    }
+    let row = sqlx::query_as!(
+        MessageRow,
+        r#"UPDATE messages
+           SET phone = '', content = '', metadata = NULL, sender_raw = NULL,
+               erased_at = coalesce(erased_at, now()), updated_at = now()
+           WHERE id = $1
+           RETURNING *"#,
+        id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let (Some(key_id), Some(idempotency_key)) = (row.owner_key_id, &row.idempotency_key) {
+        let body = answer(&row).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query!(
+            r#"UPDATE idempotency_records SET response_body = $3
+               WHERE key_id = $1 AND idempotency_key = $2 AND response_body IS NOT NULL"#,
+            key_id,
+            idempotency_key,
+            body,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Erasure::Erased(Box::new(row)))
 }
 
 /// The status history of a message, oldest first.

@@ -62,6 +62,26 @@ pub async fn find(db: &PgPool, id: &SiteId) -> Result<Option<SiteRecord>, sqlx::
     Ok(list(db).await?.into_iter().find(|s| s.id == id.as_str()))
 }
 
+/// Outbound messages of the sites among `allowed` (`None`: every site) that wait to be
+/// sent (`pending` to `accepted`: in the API or an agent's journal) and that are being
+/// sent now (`sending`).
+pub async fn queue_counts(
+    db: &PgPool,
+    allowed: Option<&[String]>,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE status <> 'sending') AS "pending!",
+                  count(*) FILTER (WHERE status = 'sending') AS "executing!"
+           FROM messages
+           WHERE status IN ('pending', 'queued', 'dispatched', 'accepted', 'sending')
+             AND ($1::text[] IS NULL OR site_id = ANY($1))"#,
+        allowed as _,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.pending, row.executing))
+}
+
 /// A modem with the last state its agent published.
 #[derive(Debug, Clone)]
 pub struct ModemRecord {
@@ -84,7 +104,8 @@ pub async fn modems(db: &PgPool, site: &SiteId) -> Result<Vec<ModemRecord>, sqlx
     .await
 }
 
-/// A modem of any site with its last state, for the gauges of `/metrics`.
+/// A modem of any site with its last state, for the gauges of `/metrics` and the health
+/// answer.
 #[derive(Debug, Clone)]
 pub struct SiteModem {
     /// Its site.
@@ -93,13 +114,15 @@ pub struct SiteModem {
     pub id: String,
     /// The modem's entry of the last `state/modems` message.
     pub state: serde_json::Value,
+    /// When that state arrived.
+    pub updated_at: OffsetDateTime,
 }
 
-/// Every modem of every site.
+/// Every modem of every site, by site and id.
 pub async fn all_modems(db: &PgPool) -> Result<Vec<SiteModem>, sqlx::Error> {
     sqlx::query_as!(
         SiteModem,
-        "SELECT site_id, id, state FROM modems ORDER BY site_id, id"
+        "SELECT site_id, id, state, updated_at FROM modems ORDER BY site_id, id"
     )
     .fetch_all(db)
     .await
@@ -115,26 +138,35 @@ pub async fn registered(
         .await
 }
 
-/// The site for a message that names none and whose key has no default: the only site,
-/// else an online site with the shortest queue, else (all offline) the shortest queue —
-/// an offline branch never rejects a message, it waits queued. `None`: no site at all.
-pub async fn pick_for_routing(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
+/// The site for a message that names none and whose key has no default, among `allowed`
+/// (`None`: every site): the only one, else an online one with the shortest queue, else
+/// (all offline) the shortest queue — an offline branch never rejects a message, it waits
+/// queued. `None`: no site at all.
+pub async fn pick_for_routing(
+    conn: &mut PgConnection,
+    allowed: Option<&[String]>,
+) -> Result<Option<String>, sqlx::Error> {
     // The common case, one site, needs no queue lengths.
-    let ids = sqlx::query_scalar!("SELECT id FROM sites ORDER BY id LIMIT 2")
-        .fetch_all(&mut *conn)
-        .await?;
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM sites WHERE $1::text[] IS NULL OR id = ANY($1) ORDER BY id LIMIT 2",
+        allowed as _
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     if ids.len() < 2 {
         return Ok(ids.into_iter().next());
     }
     sqlx::query_scalar!(
         r#"SELECT s.id
            FROM sites s
+           WHERE $1::text[] IS NULL OR s.id = ANY($1)
            ORDER BY (s.presence = 'online') DESC,
                     (SELECT count(*) FROM messages m
                       WHERE m.site_id = s.id
                         AND m.status IN ('pending', 'queued', 'dispatched', 'accepted', 'sending')),
                     s.id
            LIMIT 1"#,
+        allowed as _
     )
     .fetch_optional(conn)
     .await

@@ -234,3 +234,106 @@ async fn without_a_jwt_secret_the_admin_api_is_disabled() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_keys_name_rate_limit_sites_and_permissions_can_be_changed() {
+    let (app, token) = admin_app().await;
+    app.create_site("paris").await;
+    app.create_site("lyon").await;
+    let r = admin(&app, reqwest::Method::POST, "/api/v1/admin/keys", &token)
+        .json(&json!({"name": "shop", "sites": ["paris"], "permissions": ["send", "read"]}))
+        .send()
+        .await
+        .expect("request");
+    let (status, created) = status_json(r).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["sites"], json!(["paris"]));
+    assert_eq!(created["site"], "paris", "one site is the default");
+    assert_eq!(created["permissions"], json!(["send", "read"]));
+    let key = created["key"].as_str().expect("key").to_owned();
+    let path = format!(
+        "/api/v1/admin/keys/{}",
+        created["prefix"].as_str().expect("prefix")
+    );
+    let patch = |body: Value| {
+        admin(&app, reqwest::Method::PATCH, &path, &token)
+            .json(&body)
+            .send()
+    };
+    let to_lyon = json!({"phone": "+33612345678", "content": "hi", "site": "lyon"});
+    assert_problem(
+        app.send(&key, &to_lyon).await,
+        403,
+        "site_not_allowed",
+        Some("site"),
+    )
+    .await;
+
+    // Bad changes are refused by field and change nothing.
+    for (body, code, field) in [
+        (json!({"sites": []}), "invalid_sites", "sites"),
+        (json!({"sites": ["lyon"]}), "invalid_site", "site"),
+        (json!({"sites": ["paris", "nice"]}), "unknown_site", "sites"),
+        (
+            json!({"permissions": ["root"]}),
+            "invalid_permissions",
+            "permissions",
+        ),
+        (json!({"rate_limit": 0}), "invalid_rate_limit", "rate_limit"),
+        (json!({"name": ""}), "invalid_name", "name"),
+    ] {
+        assert_problem(patch(body).await.expect("request"), 422, code, Some(field)).await;
+    }
+    let r = admin(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/v1/admin/keys/sk_live_nope",
+        &token,
+    )
+    .json(&json!({"name": "x"}))
+    .send()
+    .await
+    .expect("request");
+    assert_problem(r, 404, "not_found", None).await;
+
+    let (status, changed) = status_json(
+        patch(json!({"name": "shop2", "rate_limit": 3, "sites": null, "site": "lyon"}))
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (
+            changed["name"].as_str(),
+            changed["rate_limit"].as_i64(),
+            changed["site"].as_str()
+        ),
+        (Some("shop2"), Some(3), Some("lyon"))
+    );
+    assert!(changed["sites"].is_null(), "{changed}");
+    assert_eq!(
+        changed["permissions"],
+        json!(["send", "read"]),
+        "left as it was"
+    );
+    // It takes effect with the next request.
+    let r = app.send(&key, &to_lyon).await;
+    assert_eq!(r.headers()["x-ratelimit-limit"], "3");
+    assert_eq!(r.status(), 201);
+
+    let (_, changed) = status_json(
+        patch(json!({"permissions": ["read"]}))
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(changed["permissions"], json!(["read"]));
+    assert_problem(
+        app.send(&key, &to_lyon).await,
+        403,
+        "permission_denied",
+        None,
+    )
+    .await;
+}

@@ -113,6 +113,71 @@ async fn an_operator_bootstraps_a_deployment_with_the_commands() {
         &["keys", "create", "--name", "x", "--rate-limit", "0"],
     );
 
+    // A key of two sites that may only send: a third site and reading are refused.
+    ok(&db_url, &["sites", "create", "--id", "lyon"]);
+    ok(&db_url, &["sites", "create", "--id", "nice"]);
+    let scoped = ok(
+        &db_url,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "branches",
+            "--site",
+            "paris",
+            "--site",
+            "lyon",
+            "--permission",
+            "send",
+        ],
+    );
+    let scoped = scoped.trim();
+    let r = app
+        .send(
+            scoped,
+            &json!({"phone": "+33612345678", "content": "x", "site": "nice"}),
+        )
+        .await;
+    assert_problem(r, 403, "site_not_allowed", Some("site")).await;
+    let r = app
+        .send(
+            scoped,
+            &json!({"phone": "+33612345678", "content": "x", "site": "lyon"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .get(scoped, "/api/v1/messages")
+        .send()
+        .await
+        .expect("list");
+    assert_problem(r, 403, "permission_denied", None).await;
+    let listed = ok(&db_url, &["keys", "list"]);
+    assert!(listed.contains("lyon,paris\tsend\t"), "{listed}");
+    assert!(
+        listed.contains("\tparis\tparis\tsend,read,inbound,sites\t"),
+        "{listed}"
+    );
+    let refused = fails(
+        &db_url,
+        &["keys", "create", "--name", "x", "--permission", "admin"],
+    );
+    assert!(refused.contains("--permission"), "{refused}");
+    let refused = fails(
+        &db_url,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--site",
+            "paris",
+            "--default-site",
+            "lyon",
+        ],
+    );
+    assert!(refused.contains("--default-site"), "{refused}");
+
     ok(&db_url, &["keys", "revoke", &key[..16]]);
     fails(&db_url, &["keys", "revoke", "sk_live_nothere0"]);
     let r = app
@@ -174,4 +239,80 @@ fn mqtt_acl_prints_the_shipped_broker_files() {
         no_db,
         &["mqtt-acl", "--format", "emqx", "--site", "Not-Valid"],
     );
+}
+
+/// `smsgw-api serve` with these secrets: its exit and what it wrote on stderr. A server
+/// that starts anyway is killed after a few seconds (and the test fails).
+fn serve_with(pepper: &str, jwt_secret: &str) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgw-api"))
+        .arg("serve")
+        // No database is needed to refuse: the secrets are checked first.
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env("SMSGW_HTTP_ADDR", "127.0.0.1:0")
+        .env("SMSGW_KEY_PEPPER", pepper)
+        .env("SMSGW_JWT_SECRET", jwt_secret)
+        .env_remove("SMSGW_MQTT_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run smsgw-api");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    use std::io::Read;
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    (status, stderr)
+}
+
+#[test]
+fn the_api_refuses_to_start_with_a_weak_secret_and_says_which() {
+    let placeholder = configfile_pepper();
+    for (pepper, jwt_secret, variable, why) in [
+        (PEPPER, "short-jwt-secret", "SMSGW_JWT_SECRET", "bytes long"),
+        ("tiny", JWT_SECRET, "SMSGW_KEY_PEPPER", "bytes long"),
+        (
+            placeholder.as_str(),
+            JWT_SECRET,
+            "SMSGW_KEY_PEPPER",
+            "placeholder",
+        ),
+        (PEPPER, &"x".repeat(40), "SMSGW_JWT_SECRET", "random"),
+    ] {
+        let (status, stderr) = serve_with(pepper, jwt_secret);
+        assert!(
+            status.is_some_and(|c| c != 0),
+            "{variable}: the API started anyway ({status:?}): {stderr}"
+        );
+        assert!(
+            stderr.contains(variable)
+                && stderr.contains(why)
+                && stderr.contains("openssl rand -hex 32"),
+            "{variable}: {stderr}"
+        );
+    }
+}
+
+/// The pepper line `smsgw-api configfile` prints.
+fn configfile_pepper() -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_smsgw-api"))
+        .arg("configfile")
+        .output()
+        .expect("configfile");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("SMSGW_KEY_PEPPER="))
+        .expect("a pepper line")
+        .to_owned()
 }

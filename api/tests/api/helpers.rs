@@ -9,7 +9,7 @@ use serde_json::Value;
 use smsgw_api::{
     commands::hash_password,
     config::{Secret, ServeConfig},
-    domain::api_key::KeyPepper,
+    domain::{api_key::KeyPepper, key_scope::KeyScope},
     startup::Application,
     store,
 };
@@ -17,9 +17,9 @@ use smsgw_shared::ids::SiteId;
 use sqlx::PgPool;
 
 /// The pepper every test app uses.
-pub const PEPPER: &str = "test-pepper-0123456789abcdef";
+pub const PEPPER: &str = "test-pepper-5f1c9a2e7b3d8046e1a9c7f2b4d6e803";
 /// The JWT secret every test app uses.
-pub const JWT_SECRET: &str = "test-jwt-secret";
+pub const JWT_SECRET: &str = "test-jwt-secret-8d2f6b1e9a4c7035f2e8b1d4";
 
 fn init_test_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
@@ -31,6 +31,7 @@ fn init_test_logs() {
 }
 
 /// A running app on its own database.
+#[derive(Clone)]
 pub struct TestApp {
     /// `http://127.0.0.1:port`.
     pub address: String,
@@ -60,6 +61,8 @@ pub async fn create_database() -> String {
 pub async fn spawn_app_on(db_url: &str) -> TestApp {
     let mut config = ServeConfig::for_database(db_url, PEPPER);
     config.jwt_secret = Some(Secret::new(JWT_SECRET));
+    // Tests age rows by hand: no purge of their own behind their back.
+    config.retention_days = 0;
     spawn_app_with(config).await
 }
 
@@ -108,11 +111,21 @@ impl TestApp {
             .expect("set presence");
     }
 
-    /// Creates an API key; returns the key.
+    /// Creates an API key that may use every site and do everything, whose messages go to
+    /// `site` when they name none; returns the key.
     pub async fn create_key(&self, rate_limit: u32, site: Option<&str>) -> String {
-        let pepper = KeyPepper::new(PEPPER).expect("pepper");
         let site: Option<SiteId> = site.map(|s| s.parse().expect("site id"));
-        let (secret, _) = store::keys::create(&self.db, &pepper, "test", rate_limit, site.as_ref())
+        self.create_scoped_key(
+            rate_limit,
+            KeyScope::unrestricted(site.map(|s| s.to_string())),
+        )
+        .await
+    }
+
+    /// Creates an API key with this scope; returns the key.
+    pub async fn create_scoped_key(&self, rate_limit: u32, scope: KeyScope) -> String {
+        let pepper = KeyPepper::new(PEPPER).expect("pepper");
+        let (secret, _) = store::keys::create(&self.db, &pepper, "test", rate_limit, &scope)
             .await
             .expect("create key");
         secret.expose().to_owned()
@@ -124,6 +137,34 @@ impl TestApp {
         store::admins::create(&self.db, username, &hash)
             .await
             .expect("create admin");
+    }
+
+    /// Creates the administrator `root` and logs in; returns the session token.
+    pub async fn admin_token(&self) -> String {
+        let password = "correct horse battery staple";
+        self.create_admin("root", password).await;
+        let r = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.address))
+            .json(&serde_json::json!({"username": "root", "password": password}))
+            .send()
+            .await
+            .expect("login");
+        let (status, body) = status_json(r).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// The text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
     }
 
     /// A site `main` and a key with a large budget: what most tests need.

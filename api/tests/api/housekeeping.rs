@@ -40,13 +40,33 @@ async fn old_windows_and_records_go_and_current_ones_stay() {
     .await
     .expect("old record");
 
+    sqlx::query(
+        "INSERT INTO login_attempts (kind, subject, failures, last_at)
+         VALUES ('user', 'old', 3, now() - interval '2 days'), ('user', 'recent', 3, now())",
+    )
+    .execute(&app.db)
+    .await
+    .expect("login counters");
+    app.create_admin("root", "correct horse battery staple")
+        .await;
+    sqlx::query(
+        "INSERT INTO admin_sessions (id, username, csrf_hash, expires_at)
+         VALUES (gen_random_uuid(), 'root', sha256('a'), now() - interval '2 days'),
+                (gen_random_uuid(), 'root', sha256('b'), now() + interval '1 hour')",
+    )
+    .execute(&app.db)
+    .await
+    .expect("sessions");
+
     let swept = run_once(&app.db).await.expect("housekeeping");
     assert_eq!(
         swept,
         Swept {
             expired: 0,
             windows: 1,
-            idempotency_records: 1
+            idempotency_records: 1,
+            login_counters: 1,
+            sessions: 1,
         }
     );
     let left: i64 = sqlx::query_scalar(

@@ -25,27 +25,27 @@ use uuid::Uuid;
 use crate::helpers::{PEPPER, TestApp, create_database, spawn_app_until, status_json};
 
 /// The deployment key of these tests (smsgw-broker wants at least 32 bytes).
-const SECRET: &str = "api-mqtt-tests-secret-0123456789abcdef";
+pub(crate) const SECRET: &str = "api-mqtt-tests-secret-0123456789abcdef";
 /// Longest wait for something to cross the broker.
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// Which broker a test runs against.
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Ours,
     Mosquitto,
 }
 
 /// A running broker.
-struct Broker {
+pub(crate) struct Broker {
     url: String,
-    kind: Kind,
+    pub(crate) kind: Kind,
     ours: Option<smsgw_broker::BrokerHandle>,
 }
 
 impl Broker {
     /// smsgw-broker on a free port, or on `addr`.
-    async fn ours(addr: Option<SocketAddr>) -> Broker {
+    pub(crate) async fn ours(addr: Option<SocketAddr>) -> Broker {
         // One metrics recorder per process: the API's, so that its /metrics shows what
         // these tests look for (the broker's counters land there too).
         let _ = smsgw_api::http::metrics::handle();
@@ -67,7 +67,7 @@ impl Broker {
     }
 
     /// Mosquitto, when it listens.
-    fn mosquitto() -> Option<Broker> {
+    pub(crate) fn mosquitto() -> Option<Broker> {
         let up = std::net::TcpStream::connect_timeout(
             &"127.0.0.1:1883".parse().expect("address"),
             Duration::from_millis(300),
@@ -91,13 +91,13 @@ impl Broker {
     }
 
     /// The brokers a test runs against: ours, then Mosquitto when it is there.
-    async fn all() -> Vec<Broker> {
+    pub(crate) async fn all() -> Vec<Broker> {
         let mut brokers = vec![Broker::ours(None).await];
         brokers.extend(Broker::mosquitto());
         brokers
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         if let Some(handle) = self.ours {
             handle.shutdown().await;
         }
@@ -105,12 +105,12 @@ impl Broker {
 }
 
 /// A topic root no other test uses.
-fn unique_root() -> String {
+pub(crate) fn unique_root() -> String {
     format!("t{}", &Uuid::now_v7().simple().to_string()[20..])
 }
 
 /// An API replica connected to `broker`, on `db_url`.
-async fn replica(
+pub(crate) async fn replica(
     broker: &Broker,
     db_url: &str,
     root: &str,
@@ -124,28 +124,37 @@ async fn replica(
 
 /// A fresh database, one replica on it ready, a site `main` with a key, and its agent
 /// connected: what most tests start from.
-async fn setup(broker: &Broker) -> (TestApp, String, Agent) {
+pub(crate) async fn setup(broker: &Broker) -> (TestApp, String, Agent) {
     let root = unique_root();
     let db_url = create_database().await;
     let (app, _task) = replica(broker, &db_url, &root).await;
     let key = app.with_site_and_key().await;
-    readiness_becomes(&app, 200).await;
+    broker_becomes(&app, "connected").await;
     let agent = Agent::connect(broker, &root, "main").await;
     (app, key, agent)
 }
 
 /// The stand-in for a branch agent.
-struct Agent {
+pub(crate) struct Agent {
     client: AsyncClient,
     topics: Topics,
     site: SiteId,
     inbox: mpsc::UnboundedReceiver<(TopicKind, Value)>,
     session: u64,
+    /// Its connection loop, which reconnects for ever: dropping the agent stops it.
+    connection: tokio::task::JoinHandle<()>,
+    subscriptions: tokio::sync::watch::Receiver<u32>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
 }
 
 impl Agent {
     /// Connects as `agent-{site}` and subscribes to the site's commands.
-    async fn connect(broker: &Broker, root: &str, site: &str) -> Agent {
+    pub(crate) async fn connect(broker: &Broker, root: &str, site: &str) -> Agent {
         let site: SiteId = site.parse().expect("site");
         let topics = Topics::new(root).expect("root");
         let credential =
@@ -165,21 +174,19 @@ impl Agent {
         }
         let (client, mut eventloop) = AsyncClient::new(options, 256);
         let (tx, inbox) = mpsc::unbounded_channel();
-        let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
-        let mut subscribed_tx = Some(subscribed_tx);
+        // How many times it has subscribed (once per connection).
+        let (subscribed_tx, mut subscriptions) = tokio::sync::watch::channel(0u32);
         let filter = topics.agent_commands(&site);
         let parse_topics = topics.clone();
         let sub_client = client.clone();
-        tokio::spawn(async move {
+        let connection = tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         let _ = sub_client.subscribe(filter.clone(), QoS::AtLeastOnce).await;
                     }
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        if let Some(done) = subscribed_tx.take() {
-                            let _ = done.send(());
-                        }
+                        subscribed_tx.send_modify(|n| *n += 1);
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         if let Ok((_, kind)) = parse_topics.parse(&p.topic) {
@@ -194,20 +201,31 @@ impl Agent {
                 }
             }
         });
-        tokio::time::timeout(WAIT, subscribed)
+        tokio::time::timeout(WAIT, subscriptions.wait_for(|n| *n > 0))
             .await
             .expect("the agent subscribes in time")
             .expect("subscribed");
+        subscriptions.mark_unchanged();
         Agent {
             client,
             topics,
             site,
             inbox,
             session: 1,
+            connection,
+            subscriptions,
         }
     }
 
-    async fn publish(&self, kind: TopicKind, payload: Vec<u8>) {
+    /// Waits until it has reconnected (to a restarted broker) and subscribed again.
+    pub(crate) async fn resubscribed(&mut self) {
+        tokio::time::timeout(WAIT, self.subscriptions.changed())
+            .await
+            .expect("the agent subscribes again in time")
+            .expect("its connection runs");
+    }
+
+    pub(crate) async fn publish(&self, kind: TopicKind, payload: Vec<u8>) {
         self.client
             .publish(
                 self.topics.topic(&self.site, kind),
@@ -220,7 +238,7 @@ impl Agent {
     }
 
     /// Announces itself online, as the agent does on every ConnAck.
-    async fn online(&self) {
+    pub(crate) async fn online(&self) {
         let state = ConnState {
             v: V1,
             state: Presence::Online,
@@ -233,7 +251,7 @@ impl Agent {
     }
 
     /// Reports a state of a message; returns the event id.
-    async fn status(&self, id: Uuid, state: MessageState) -> EventId {
+    pub(crate) async fn status(&self, id: Uuid, state: MessageState) -> EventId {
         let event_id = EventId::new();
         self.report(id, state, event_id).await;
         event_id
@@ -241,7 +259,7 @@ impl Agent {
 
     /// Publishes a status event with a given event id (again, when the API did not
     /// confirm it).
-    async fn report(&self, id: Uuid, state: MessageState, event_id: EventId) {
+    pub(crate) async fn report(&self, id: Uuid, state: MessageState, event_id: EventId) {
         let event = StatusEvent {
             v: V1,
             event_id,
@@ -257,7 +275,7 @@ impl Agent {
     }
 
     /// The next message of `kind`, skipping others.
-    async fn next(&mut self, kind: TopicKind) -> Value {
+    pub(crate) async fn next(&mut self, kind: TopicKind) -> Value {
         tokio::time::timeout(WAIT, async {
             loop {
                 let (k, value) = self.inbox.recv().await.expect("agent connection");
@@ -271,7 +289,7 @@ impl Agent {
     }
 
     /// Waits for `command/ack` messages until `event` was confirmed.
-    async fn confirmed(&mut self, event: EventId) {
+    pub(crate) async fn confirmed(&mut self, event: EventId) {
         let wanted = event.to_string();
         loop {
             let ack = self.next(TopicKind::CommandAck).await;
@@ -284,7 +302,7 @@ impl Agent {
 
     /// Reports a state and publishes it again until the API confirms it, as the agent's
     /// outbox does.
-    async fn deliver(&mut self, id: Uuid, state: MessageState) {
+    pub(crate) async fn deliver(&mut self, id: Uuid, state: MessageState) {
         let deadline = tokio::time::Instant::now() + WAIT;
         let event = self.status(id, state).await;
         loop {
@@ -302,7 +320,7 @@ impl Agent {
     }
 
     /// Nothing of `kind` arrives for `quiet`.
-    async fn nothing(&mut self, kind: TopicKind, quiet: Duration) {
+    pub(crate) async fn nothing(&mut self, kind: TopicKind, quiet: Duration) {
         let deadline = tokio::time::Instant::now() + quiet;
         while let Ok(Some((k, value))) = tokio::time::timeout_at(deadline, self.inbox.recv()).await
         {
@@ -311,13 +329,13 @@ impl Agent {
     }
 }
 
-async fn send(app: &TestApp, key: &str, body: Value) -> Uuid {
+pub(crate) async fn send(app: &TestApp, key: &str, body: Value) -> Uuid {
     let (status, body) = status_json(app.send(key, &body).await).await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().expect("id").parse().expect("uuid")
 }
 
-async fn status_of(app: &TestApp, id: Uuid) -> String {
+pub(crate) async fn status_of(app: &TestApp, id: Uuid) -> String {
     sqlx::query_scalar("SELECT status FROM messages WHERE id = $1")
         .bind(id)
         .fetch_one(&app.db)
@@ -326,7 +344,7 @@ async fn status_of(app: &TestApp, id: Uuid) -> String {
 }
 
 /// Waits until the message has `state` in the database.
-async fn reaches(app: &TestApp, id: Uuid, state: &str) {
+pub(crate) async fn reaches(app: &TestApp, id: Uuid, state: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let now = status_of(app, id).await;
@@ -341,7 +359,7 @@ async fn reaches(app: &TestApp, id: Uuid, state: &str) {
     }
 }
 
-async fn ready(app: &TestApp) -> (u16, Value) {
+pub(crate) async fn ready(app: &TestApp) -> (u16, Value) {
     let r = app
         .client
         .get(format!("{}/readyz", app.address))
@@ -351,17 +369,20 @@ async fn ready(app: &TestApp) -> (u16, Value) {
     status_json(r).await
 }
 
-/// Waits until `/readyz` answers `status`.
-async fn readiness_becomes(app: &TestApp, status: u16) -> Value {
+/// Waits until `/readyz` reports the broker link `state` (`connected`, `disconnected`);
+/// readiness itself stays 200 throughout, since it needs only the database.
+pub(crate) async fn broker_becomes(app: &TestApp, state: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let (now, body) = ready(app).await;
-        if now == status {
-            return body;
+        let (status, body) = ready(app).await;
+        assert_eq!(status, 200, "ready whatever the broker does: {body}");
+        if body["broker"] == state {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "readyz stays {now}: {body}"
+            "the broker link stays {}",
+            body["broker"]
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -448,6 +469,25 @@ async fn a_message_travels_to_the_agent_and_its_events_come_back_confirmed() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
+        // Connected to the broker, the agent online and a modem up: healthy, in the
+        // original gateway's terms.
+        let r = app
+            .client
+            .get(format!("{}/api/health", app.address))
+            .send()
+            .await
+            .expect("health");
+        let (_, health) = status_json(r).await;
+        assert_eq!(
+            (health["status"].as_str(), health["broker"].as_str()),
+            (Some("healthy"), Some("connected")),
+            "{health}"
+        );
+        assert_eq!(
+            health["modem"],
+            json!({"connected": true, "signal_strength": 80, "network": "Orange F"})
+        );
+
         // Malformed payloads are dropped, counted and do not stop the loop.
         agent
             .publish(TopicKind::EventStatus, b"{not json".to_vec())
@@ -455,15 +495,7 @@ async fn a_message_travels_to_the_agent_and_its_events_come_back_confirmed() {
         let after = agent.status(id, MessageState::Delivered).await;
         agent.confirmed(after).await;
         reaches(&app, id, "delivered").await;
-        let metrics = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = app.metrics_text().await;
         assert!(
             metrics
                 .lines()
@@ -498,8 +530,8 @@ async fn a_lost_command_is_dispatched_again_by_whichever_replica_is_alive() {
         let (first, first_task) = replica(&broker, &db_url, &root).await;
         let (second, _second_task) = replica(&broker, &db_url, &root).await;
         let key = first.with_site_and_key().await;
-        readiness_becomes(&first, 200).await;
-        readiness_becomes(&second, 200).await;
+        broker_becomes(&first, "connected").await;
+        broker_becomes(&second, "connected").await;
         let mut agent = Agent::connect(&broker, &root, "main").await;
         agent.online().await;
 
@@ -599,8 +631,11 @@ async fn a_cancel_reaches_the_agent_and_its_answer_settles_the_message() {
     }
 }
 
+/// A replica needs only PostgreSQL to take requests: with the broker away it stays ready,
+/// accepts sends, which wait `queued`, and publishes them once the broker is back; a
+/// broker restart does not take it out of service either.
 #[tokio::test]
-async fn readiness_follows_the_broker_and_the_api_reconnects_by_itself() {
+async fn without_the_broker_a_replica_stays_ready_and_sends_wait_queued() {
     // A port with nothing behind it yet.
     let addr = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -615,35 +650,48 @@ async fn readiness_follows_the_broker_and_the_api_reconnects_by_itself() {
     };
     let (app, _task) = replica(&absent, &db_url, &root).await;
     let key = app.with_site_and_key().await;
-    let (status, body) = ready(&app).await;
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body["detail"].as_str().unwrap_or("").contains("broker"),
-        "{body}"
-    );
-    // Messages are still taken while the broker is away.
+    app.set_presence("main", "online").await;
+    broker_becomes(&app, "disconnected").await;
     let id = send(
         &app,
         &key,
         json!({"phone": "+33612345678", "content": "later"}),
     )
     .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(status_of(&app, id).await, "queued", "nothing to publish to");
 
     let broker = Broker::ours(Some(addr)).await;
-    let body = readiness_becomes(&app, 200).await;
-    assert_eq!(body["broker"], "ok");
+    broker_becomes(&app, "connected").await;
     let mut agent = Agent::connect(&broker, &root, "main").await;
     agent.online().await;
     let command = agent.next(TopicKind::CommandSend).await;
     assert_eq!(command["id"].as_str(), Some(id.to_string().as_str()));
-
-    // The broker restarts: the API notices, reconnects and subscribes again.
-    broker.stop().await;
-    readiness_becomes(&app, 503).await;
-    let broker = Broker::ours(Some(addr)).await;
-    readiness_becomes(&app, 200).await;
-    let mut agent = Agent::connect(&broker, &root, "main").await;
     agent.deliver(id, MessageState::Accepted).await;
-    reaches(&app, id, "accepted").await;
+
+    // The broker restarts: the replica stays ready and keeps accepting; the message sent
+    // meanwhile goes out when the link is back.
+    broker.stop().await;
+    broker_becomes(&app, "disconnected").await;
+    let during = send(
+        &app,
+        &key,
+        json!({"phone": "+33612345678", "content": "during the restart"}),
+    )
+    .await;
+    assert_eq!(status_of(&app, during).await, "queued");
+    let broker = Broker::ours(Some(addr)).await;
+    broker_becomes(&app, "connected").await;
+    // The agent reconnects by itself, as smsgw-agent does, and says it is online again.
+    agent.resubscribed().await;
+    agent.online().await;
+    loop {
+        let command = agent.next(TopicKind::CommandSend).await;
+        if command["id"].as_str() == Some(during.to_string().as_str()) {
+            break;
+        }
+    }
+    agent.deliver(during, MessageState::Accepted).await;
+    reaches(&app, during, "accepted").await;
     broker.stop().await;
 }

@@ -20,6 +20,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/messages", "get"),
         ("/api/v1/messages/{id}", "get"),
         ("/api/v1/messages/{id}/cancel", "post"),
+        ("/api/v1/messages/{id}", "delete"),
         ("/api/v1/sites", "get"),
         ("/api/v1/sites/{id}", "get"),
         ("/api/health", "get"),
@@ -29,7 +30,10 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/auth/login", "post"),
         ("/api/v1/admin/keys", "get"),
         ("/api/v1/admin/keys", "post"),
+        ("/api/v1/admin/keys/{prefix}", "patch"),
         ("/api/v1/admin/keys/{prefix}/revoke", "post"),
+        ("/api/v1/admin/dead-letters", "get"),
+        ("/api/v1/auth/logout", "post"),
         ("/api/v1/admin/sites", "get"),
         ("/api/v1/admin/sites", "post"),
     ] {
@@ -44,6 +48,46 @@ async fn the_openapi_document_describes_every_endpoint() {
         "{send}"
     );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // The fields of this release, each in its schema.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("KeyView", "sites"),
+        ("KeyView", "permissions"),
+        ("CreateKeyRequest", "permissions"),
+        ("UpdateKeyRequest", "sites"),
+        ("MessageView", "erased_at"),
+        ("MessageView", "sender_raw"),
+        ("LoginResponse", "csrf_token"),
+        ("HealthView", "modem"),
+        ("HealthView", "queue"),
+        ("HealthView", "broker"),
+        ("ModemSummary", "signal_strength"),
+        ("QueueSummary", "executing"),
+        ("DeadLetterView", "payload_base64"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "{schema}.{field} missing"
+        );
+    }
+    let statuses = schemas["Status"].to_string();
+    for status in ["healthy", "degraded", "unhealthy"] {
+        assert!(statuses.contains(status), "{statuses}");
+    }
+    // Every refusal of those endpoints is documented.
+    for (path, method, status) in [
+        ("/api/v1/messages", "post", "403"),
+        ("/api/v1/messages/{id}", "delete", "409"),
+        ("/api/v1/auth/login", "post", "429"),
+        ("/api/v1/auth/login", "post", "415"),
+        ("/api/v1/admin/keys/{prefix}", "patch", "403"),
+        ("/api/health", "get", "503"),
+    ] {
+        assert!(
+            paths[path][method]["responses"][status].is_object(),
+            "{method} {path} {status}"
+        );
+    }
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 
     let r = app

@@ -8,7 +8,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
 
 use crate::{
-    cli,
+    cli, health,
     helpers::{
         TestApp, clear_of_the_minute_turn, create_database, spawn_app, spawn_app_on, status_json,
     },
@@ -146,4 +146,32 @@ async fn a_key_of_100_gets_the_rate_limit_headers_and_then_429() {
     assert_eq!(r.headers()["X-RateLimit-Remaining"], "0");
     assert!(r.headers().contains_key("X-RateLimit-Reset"));
     assert_eq!(app.message_count().await, 100);
+}
+
+/// "Vérifier la santé du système": `curl …/api/health` with no credentials, read as the
+/// original's monitoring scripts read it (`modem.signal_strength`, `queue.pending`, …).
+#[tokio::test]
+async fn the_readme_health_check_reads_the_readme_fields() {
+    let app = health::two_sites_with_modems().await;
+    let r = app
+        .client
+        .get(format!("{}/api/health", app.address))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        ["healthy", "degraded", "unhealthy"].contains(&body["status"].as_str().expect("status")),
+        "{body}"
+    );
+    assert_eq!(body["modem"]["connected"], true, "{body}");
+    let signal = body["modem"]["signal_strength"]
+        .as_u64()
+        .expect("a percentage");
+    assert!(signal <= 100, "{body}");
+    assert_eq!(body["modem"]["network"], "Orange F");
+    assert_eq!(body["queue"]["pending"], 3);
+    assert_eq!(body["queue"]["executing"], 1);
+    assert_eq!(body["database"], "connected");
 }

@@ -1,6 +1,7 @@
 # smsgw-api on ECS Fargate behind an HTTPS Application Load Balancer. The API is stateless
 # (DESIGN §4): any number of tasks, scaled on CPU and request count; the ALB routes only to
-# tasks whose /readyz answers (the database is reachable). Secrets reach the container from
+# tasks whose /readyz answers (the database is reachable; a broker that is away does not
+# take tasks out: they still accept sends, which wait queued). Secrets reach the container from
 # Secrets Manager through the execution role, never through Terraform state.
 
 locals {
@@ -19,6 +20,9 @@ locals {
       # The credentials come from SMSGW_DATABASE_PASSWORD_FILE (below).
       { name = "DATABASE_URL", value = local.database_url },
       { name = "SMSGW_MQTT_URL", value = var.mqtt_url },
+      # The ALB appends the client's address to X-Forwarded-For: failed logins are
+      # counted per client, not per load balancer node.
+      { name = "SMSGW_TRUSTED_PROXY_HOPS", value = "1" },
     ],
     var.default_region == null ? [] : [{ name = "SMSGW_DEFAULT_REGION", value = var.default_region }],
     [
@@ -165,7 +169,10 @@ resource "aws_lb_target_group" "this" {
   port                 = local.container_port
   deregistration_delay = 30
 
-  # /readyz answers 200 only while the database answers (api/src/http/health.rs).
+  # /readyz answers 200 while the database answers, whether or not the broker is connected
+  # (api/src/http/health.rs): a broker restart must not take every task out of service,
+  # since accepting a send needs PostgreSQL only. The broker link is watched through
+  # smsgw_mqtt_connected (alert SmsgwApiBrokerDisconnected) and GET /api/health.
   health_check {
     path                = "/readyz"
     matcher             = "200"

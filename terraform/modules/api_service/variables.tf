@@ -263,7 +263,7 @@ variable "database" {
 }
 
 variable "key_pepper_secret_arn" {
-  description = "Secrets Manager secret holding SMSGW_KEY_PEPPER (plain string, at least 16 bytes)."
+  description = "Secrets Manager secret holding SMSGW_KEY_PEPPER (plain string, at least 32 random bytes, e.g. openssl rand -hex 32)."
   type        = string
   nullable    = false
 
